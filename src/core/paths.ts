@@ -1,0 +1,68 @@
+/**
+ * Object references and their URL form. Swift names are UTF-8 and may hold any character;
+ * the URL path percent-encodes each `/`-separated part on its own, so a `/` inside an object
+ * name stays a path separator, exactly as Swift stores it.
+ */
+import { UsageError } from './errors.js';
+
+/** A `CONTAINER/OBJECT` pair as the user typed it. */
+export interface ObjectRef {
+  container: string;
+  object: string;
+}
+
+/** Splits `CONTAINER/OBJECT` at the first `/`; both parts must be non-empty. */
+export function parseObjectRef(text: string): ObjectRef {
+  const slash = text.indexOf('/');
+  const container = slash < 0 ? text : text.slice(0, slash);
+  const object = slash < 0 ? '' : text.slice(slash + 1);
+  if (!container || !object) {
+    throw new UsageError(
+      `'${text}' is not CONTAINER/OBJECT: give the container, a slash, then the object name`,
+    );
+  }
+  checkName(container, 'container');
+  return { container, object };
+}
+
+/** Checks a container name the user typed on its own (no slash allowed). */
+export function parseContainer(text: string): string {
+  if (!text || text.includes('/')) {
+    throw new UsageError(`'${text}' is not a container name: give it without slashes`);
+  }
+  checkName(text, 'container');
+  return text;
+}
+
+function checkName(name: string, what: string): void {
+  if (name.includes('\u0000') || name.includes('\ufffd')) {
+    throw new UsageError(`the ${what} name holds a NUL or a byte that is not UTF-8: check it`);
+  }
+}
+
+/** Percent-encodes one path part; `.` and `..` are encoded so no client or proxy folds them. */
+export function encodePart(part: string): string {
+  if (part === '.' || part === '..') return part.replaceAll('.', '%2E');
+  return encodeURIComponent(part);
+}
+
+/** The path below the storage URL for a container, or an object in it. */
+export function objectPath(container: string, object?: string): string {
+  const parts = [container, ...(object === undefined ? [] : object.split('/'))];
+  return `/${parts.map(encodePart).join('/')}`;
+}
+
+/** A query string from defined values, encoded; empty when nothing is set. */
+export function queryString(query: Record<string, string | number | undefined>): string {
+  const pairs = Object.entries(query).filter(
+    (entry): entry is [string, string | number] => entry[1] !== undefined,
+  );
+  if (pairs.length === 0) return '';
+  return `?${pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}`;
+}
+
+/** The last part of an object name: the default local file name for `get`. */
+export function baseName(object: string): string {
+  const parts = object.split('/').filter((p) => p !== '');
+  return parts.at(-1) ?? object;
+}

@@ -92,6 +92,7 @@ export async function withRetries<T>(
   hooks: RetryHooks = {},
 ): Promise<T> {
   let attempt = 0;
+  let free = false; // decided once per failure, in onFailedAttempt, which p-retry calls first
   return pRetry(
     async () => {
       attempt += 1;
@@ -107,10 +108,11 @@ export async function withRetries<T>(
       minTimeout: 0,
       maxTimeout: 0,
       ...(hooks.signal ? { signal: hooks.signal } : {}),
-      shouldConsumeRetry: ({ error }) => !hooks.isFree?.(error),
+      shouldConsumeRetry: () => !free,
       onFailedAttempt: async ({ error, retriesLeft }) => {
-        if (retriesLeft <= 0 && !hooks.isFree?.(error)) return;
-        const delayMs = retryDelay(error, attempt, policy);
+        free = hooks.isFree?.(error) ?? false;
+        if (retriesLeft <= 0 && !free) return;
+        const delayMs = free ? 0 : retryDelay(error, attempt, policy);
         hooks.onRetry?.(error, attempt, delayMs);
         await sleep(delayMs, hooks.signal);
       },

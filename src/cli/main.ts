@@ -1,0 +1,141 @@
+/**
+ * The command line: commander parses, the commands call the core, and one catch turns any
+ * error into its exit status and one line on stderr. `main` returns the status; only the bin
+ * script sets it on the process.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { InterruptedError, UsageError } from '../core/errors.js';
+import { Redactor } from '../core/redact.js';
+import { headCommand } from './commands/head.js';
+import { getCommand } from './commands/get.js';
+import { type Config, ENV_HELP, type GlobalFlags, resolveConfig } from './config.js';
+import { type Context, createContext } from './context.js';
+import { EXIT, EXIT_HELP, exitCodeFor, messageFor } from './exit.js';
+import type { Io } from './reporter.js';
+
+export type Action = (ctx: Context, ...args: never[]) => Promise<void>;
+
+function helpFooter(): string {
+  const env = ENV_HELP.map(([name, what]) => `  ${name.padEnd(32)} ${what}`).join('\n');
+  const codes = EXIT_HELP.map(([code, what]) => `  ${String(code).padEnd(4)} ${what}`).join('\n');
+  return `\nEnvironment (a flag wins over its variable):\n${env}\n\nExit codes:\n${codes}\n`;
+}
+
+/** Builds the commander program; `run` receives each command's action and arguments. */
+export function buildProgram(
+  io: Io,
+  run: (action: Action, flags: GlobalFlags, args: unknown[]) => Promise<void>,
+): Command {
+  const program = new Command('cfimg')
+    .description(
+      'Download exported server images from Rackspace Cloud Files whole, fast and verified.',
+    )
+    .version('0.1.0')
+    .addOption(new Option('--auth-url <url>', 'Identity v2 endpoint (default: Rackspace)'))
+    .addOption(new Option('--username <name>', 'Rackspace user name'))
+    .addOption(new Option('--api-key <key>', 'API key (prefer CF_API_KEY: arguments show in ps)'))
+    .addOption(new Option('--password <password>', 'password, instead of an API key'))
+    .addOption(new Option('--region <region>', "region, e.g. ORD (default: the account's)"))
+    .addOption(new Option('--snet', 'use ServiceNet (internal URL) from inside the cloud'))
+    .addOption(new Option('--storage-url <url>', 'storage URL: skip Identity (needs --auth-token)'))
+    .addOption(new Option('--auth-token <token>', 'token for --storage-url'))
+    .addOption(new Option('--retries <n>', 'retries of a failed request (default 5)'))
+    .addOption(new Option('--concurrency <n>', 'segments fetched at once (default 4)'))
+    .addOption(
+      new Option(
+        '--timeout <seconds>',
+        'give up on a silent connection after this long (default 60)',
+      ),
+    )
+    .addOption(new Option('--no-token-cache', 'do not read or write the token cache'))
+    .addOption(new Option('--insecure', 'do not verify TLS certificates (warns)'))
+    .addOption(new Option('-v, --verbose', 'log every request and response to stderr'))
+    .addOption(new Option('-q, --quiet', 'print only errors and warnings'))
+    .addOption(new Option('--json', 'print results as JSON on stdout'))
+    .addOption(new Option('--no-color', 'no colours (NO_COLOR is honoured too)'))
+    .addHelpText('after', helpFooter())
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: () => undefined,
+    });
+
+  const action =
+    (fn: Action) =>
+    async (...args: unknown[]) => {
+      const cmd = args.at(-1) as Command;
+      await run(fn, cmd.optsWithGlobals() as GlobalFlags, [...args.slice(0, -2), args.at(-2)]);
+    };
+
+  program
+    .command('head')
+    .description("show an object's headers and what they mean (size, ETag, DLO/SLO)")
+    .argument('<container/object>', 'the object')
+    .action(action(headCommand as Action));
+
+  program
+    .command('get')
+    .description('download a whole object or image, verified and resumable')
+    .argument('<container/object>', 'the object')
+    .option('-o, --output <file>', 'where to write it; - for stdout (default: its base name here)')
+    .option('--no-resume', 'ignore an earlier partial download and start over')
+    .option('--force', 'overwrite an existing file')
+    .action(
+      action(((
+        ctx: Context,
+        ref: string,
+        flags: { output?: string; resume: boolean; force?: boolean },
+      ) => getCommand(ctx, ref, flags)) as Action),
+    );
+
+  return program;
+}
+
+/** Runs cfimg with `argv` (node, script, args...) and returns the exit status. */
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => controller.abort(new InterruptedError(signal));
+  const handlers = { SIGINT: () => onSignal('SIGINT'), SIGTERM: () => onSignal('SIGTERM') };
+  const redactor = new Redactor();
+  let verbose = argv.includes('--verbose') || argv.includes('-v');
+  let ctx: Context | undefined;
+  process.once('SIGINT', handlers.SIGINT);
+  process.once('SIGTERM', handlers.SIGTERM);
+  try {
+    const program = buildProgram(io, async (fn, flags, args) => {
+      const config: Config = resolveConfig(flags, io.env);
+      verbose = config.verbose;
+      ctx = createContext(config, io, controller.signal);
+      await fn(ctx, ...(args as never[]));
+    });
+    await program.parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    const error = fromCommander(err);
+    if (error === undefined) return EXIT.ok;
+    const r = ctx?.redactor ?? redactor;
+    io.stderr.write(`${messageFor(error, r, verbose)}\n`);
+    return exitCodeFor(error);
+  } finally {
+    process.off('SIGINT', handlers.SIGINT);
+    process.off('SIGTERM', handlers.SIGTERM);
+    await (ctx as Context | undefined)?.close().catch(() => undefined);
+  }
+}
+
+/** Commander's own exits: help and version are success, parse errors are usage errors. */
+function fromCommander(err: unknown): unknown {
+  if (!(err instanceof CommanderError)) return err;
+  if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code))
+    return undefined;
+  if (err.code === 'commander.executeSubCommandAsync') return undefined;
+  const text = err.message.replace(/^error: /, '');
+  const hint = err.code === 'commander.unknownCommand' ? '' : ' (see cfimg --help)';
+  return new UsageError(`${text}${hint}`);
+}
+
+function processIo(): Io {
+  return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+}

@@ -1,0 +1,327 @@
+/**
+ * `get`: a whole image to a file, or to a stream. To a file, segments are fetched concurrently
+ * straight into their offsets of one `FILE.part`, each hashed as it arrives; the file takes its
+ * final name only when every segment has matched its MD5, and a record beside it lets an
+ * interrupted run resume with the segments already verified. To a stream, byte ranges are
+ * fetched ahead in a bounded window and written strictly in order.
+ */
+import { createHash } from 'node:crypto';
+import { type FileHandle, open, rename, stat, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Writable } from 'node:stream';
+import { IntegrityError, InterruptedError, LocalIOError, UsageError } from './errors.js';
+import type { DownloadPlan, Segment } from './large-object.js';
+import { localError, removeIfPresent } from './local-io.js';
+import type { RetryPolicy } from './retry.js';
+import {
+  type ResumeState,
+  newState,
+  readState,
+  sameDownload,
+  statePathFor,
+  writeState,
+} from './state.js';
+import type { SwiftClient } from './swift.js';
+import { type TransferEvents, fetchPiece, fetchRange, runPool } from './transfer.js';
+
+export interface DownloadOptions {
+  concurrency: number;
+  policy: RetryPolicy;
+  signal?: AbortSignal;
+  events?: TransferEvents & {
+    /** Once the plan is known: how many segments and bytes are already done (resume). */
+    onStart?: (info: { keptSegments: number; keptBytes: number; resumed: boolean }) => void;
+    onSegmentDone?: (segment: Segment) => void;
+  };
+}
+
+export interface FileDownloadOptions extends DownloadOptions {
+  resume: boolean;
+  force: boolean;
+}
+
+export interface DownloadResult {
+  path: string;
+  bytes: number;
+  segments: number;
+  /** Segments already verified by an earlier run and not fetched again. */
+  keptSegments: number;
+  fetchedBytes: number;
+  resumed: boolean;
+}
+
+/** Batches a piece's chunks into writes of about 1 MiB at the right offsets. */
+class PositionalWriter {
+  #chunks: Buffer[] = [];
+  #bytes = 0;
+  #at = 0;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly base: number,
+    private readonly path: string,
+  ) {}
+
+  async add(chunk: Buffer, position: number): Promise<void> {
+    if (this.#bytes > 0 && position !== this.#at + this.#bytes) await this.flush();
+    if (this.#bytes === 0) this.#at = position;
+    this.#chunks.push(chunk);
+    this.#bytes += chunk.length;
+    if (this.#bytes >= 1 << 20) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.#bytes === 0) return;
+    const chunks = this.#chunks;
+    const expected = this.#bytes;
+    this.#chunks = [];
+    this.#bytes = 0;
+    try {
+      const { bytesWritten } = await this.fh.writev(chunks, this.base + this.#at);
+      if (bytesWritten !== expected)
+        throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+    } catch (err) {
+      throw localError(err, this.path);
+    }
+  }
+}
+
+/** Fails early when the file system obviously lacks room for `bytes`. */
+async function checkSpace(dir: string, bytes: number): Promise<void> {
+  const fs = await statfs(dir).catch(() => undefined);
+  if (!fs) return;
+  const free = fs.bavail * fs.bsize;
+  if (free < bytes) {
+    throw new LocalIOError(
+      `not enough space in ${dir}: need ${bytes} bytes, ${free} free; free some space or choose another place`,
+    );
+  }
+}
+
+async function loadResume(
+  plan: DownloadPlan,
+  part: string,
+  statePath: string,
+  opts: FileDownloadOptions,
+): Promise<ResumeState | undefined> {
+  if (!opts.resume) return undefined;
+  const state = await readState(statePath);
+  const partSize = await stat(part).then(
+    (s) => s.size,
+    () => undefined,
+  );
+  if (!state || partSize === undefined) return undefined;
+  if (!sameDownload(state, plan) || partSize !== plan.size) {
+    opts.events?.onWarning?.(
+      `${plan.info.object} changed since the partial download was made: starting over`,
+    );
+    return undefined;
+  }
+  return state;
+}
+
+/** Downloads the plan into `target`, verified; see the module comment. */
+export async function downloadToFile(
+  client: SwiftClient,
+  plan: DownloadPlan,
+  target: string,
+  opts: FileDownloadOptions,
+): Promise<DownloadResult> {
+  const part = `${target}.part`;
+  const statePath = statePathFor(target);
+  const existing = await stat(target).catch(() => undefined);
+  if (existing?.isDirectory())
+    throw new UsageError(`${target} is a directory: give a file name with -o`);
+  if (existing && !opts.force)
+    throw new UsageError(
+      `${target} already exists: remove it, choose another name with -o, or pass --force`,
+    );
+
+  const resumed = await loadResume(plan, part, statePath, opts);
+  const state = resumed ?? newState(plan);
+  const done = new Set(state.done);
+  const todo = plan.segments.filter((s) => !done.has(s.index));
+  const keptBytes = plan.segments.filter((s) => done.has(s.index)).reduce((n, s) => n + s.size, 0);
+  opts.events?.onStart?.({ keptSegments: done.size, keptBytes, resumed: !!resumed });
+
+  let fh: FileHandle;
+  try {
+    fh = await open(part, resumed ? 'r+' : 'w', 0o644);
+    if (!resumed) await checkSpace(dirname(target), plan.size);
+    await fh.truncate(plan.size);
+    await writeState(statePath, state);
+  } catch (err) {
+    throw localError(err, part);
+  }
+
+  let saving = Promise.resolve();
+  const markDone = (segment: Segment) => {
+    state.done.push(segment.index);
+    const snapshot = { ...state, done: [...state.done] };
+    saving = saving.then(() => writeState(statePath, snapshot));
+    return saving;
+  };
+
+  let fetchedBytes = 0;
+  try {
+    await runPool(
+      todo,
+      opts.concurrency,
+      async (segment, signal) => {
+        const writer = new PositionalWriter(fh, segment.offset, part);
+        await fetchPiece(client, segment, (chunk, pos) => writer.add(chunk, pos), {
+          policy: opts.policy,
+          signal,
+          ...(opts.events ? { events: opts.events } : {}),
+        });
+        await writer.flush();
+        await fh.datasync().catch((err) => {
+          throw localError(err, part);
+        });
+        fetchedBytes += segment.size;
+        await markDone(segment);
+        opts.events?.onSegmentDone?.(segment);
+      },
+      opts.signal,
+    );
+    await saving;
+  } catch (err) {
+    await saving.catch(() => undefined);
+    await fh.close().catch(() => undefined);
+    throw interruptedOr(err, opts.signal);
+  }
+
+  try {
+    await fh.sync();
+    await fh.close();
+    await rename(part, target);
+    await removeIfPresent(statePath);
+  } catch (err) {
+    throw localError(err, target);
+  }
+  return {
+    path: target,
+    bytes: plan.size,
+    segments: plan.segments.length,
+    keptSegments: done.size,
+    fetchedBytes,
+    resumed: !!resumed,
+  };
+}
+
+/** The signal's reason when the run was interrupted, else the error itself. */
+export function interruptedOr(err: unknown, signal?: AbortSignal): unknown {
+  if (signal?.aborted)
+    return signal.reason instanceof InterruptedError
+      ? signal.reason
+      : new InterruptedError('SIGINT');
+  return err;
+}
+
+/** Size of the ranges fetched ahead for a stream. */
+const WINDOW_UNIT = 8 << 20;
+
+interface Unit {
+  segment: Segment;
+  from: number;
+  to: number;
+}
+
+/**
+ * Streams the plan to `out` in order. Up to `concurrency` ranges of 8 MiB are fetched ahead and
+ * held in memory; each segment's MD5 is computed as its bytes are written. Bytes already written
+ * cannot be taken back, so a segment that fails its MD5 ends the run with exit 3 and the reader
+ * must discard what it got.
+ */
+export async function downloadToStream(
+  client: SwiftClient,
+  plan: DownloadPlan,
+  out: Writable,
+  opts: DownloadOptions,
+): Promise<DownloadResult> {
+  const units: Unit[] = plan.segments.flatMap((segment) => {
+    const list: Unit[] = [];
+    for (let from = 0; from < segment.size; from += WINDOW_UNIT)
+      list.push({ segment, from, to: Math.min(segment.size, from + WINDOW_UNIT) });
+    return list;
+  });
+  opts.events?.onStart?.({ keptSegments: 0, keptBytes: 0, resumed: false });
+  const controller = new AbortController();
+  const abort = () => controller.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', abort, { once: true });
+  const pending = new Map<number, Promise<Buffer[]>>();
+  const start = (i: number) => {
+    const unit = units[i];
+    if (!unit || pending.has(i)) return;
+    const chunks: Buffer[] = [];
+    const job = fetchRange(
+      client,
+      unit.segment,
+      unit.from,
+      unit.to,
+      (chunk) => {
+        chunks.push(chunk);
+      },
+      {
+        policy: opts.policy,
+        signal: controller.signal,
+        ...(opts.events ? { events: opts.events } : {}),
+      },
+    ).then(() => chunks);
+    job.catch(() => undefined);
+    pending.set(i, job);
+  };
+
+  try {
+    let md5 = createHash('md5');
+    for (let i = 0; i < units.length; i++) {
+      for (let j = i; j < i + Math.max(1, opts.concurrency); j++) start(j);
+      const unit = units[i] as Unit;
+      const chunks = await (pending.get(i) as Promise<Buffer[]>);
+      pending.delete(i);
+      for (const chunk of chunks) {
+        md5.update(chunk);
+        await writeOut(out, chunk);
+      }
+      if (unit.to === unit.segment.size) {
+        const actual = md5.digest('hex');
+        md5 = createHash('md5');
+        if (unit.segment.md5 && actual !== unit.segment.md5) {
+          throw new IntegrityError(
+            `segment ${unit.segment.container}/${unit.segment.object} failed its MD5 check after it was written to the output: expected ${unit.segment.md5}, got ${actual}; discard the output`,
+          );
+        }
+        opts.events?.onSegmentDone?.(unit.segment);
+      }
+    }
+  } catch (err) {
+    controller.abort(err);
+    throw interruptedOr(err, opts.signal);
+  } finally {
+    opts.signal?.removeEventListener('abort', abort);
+  }
+  return {
+    path: '-',
+    bytes: plan.size,
+    segments: plan.segments.length,
+    keptSegments: 0,
+    fetchedBytes: plan.size,
+    resumed: false,
+  };
+}
+
+function writeOut(out: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(localError(err, 'standard output'));
+    out.once('error', onError);
+    const ok = out.write(chunk, (err) => {
+      if (err) onError(err);
+    });
+    const done = () => {
+      out.off('error', onError);
+      resolve();
+    };
+    if (ok) done();
+    else out.once('drain', done);
+  });
+}

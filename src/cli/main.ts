@@ -8,6 +8,7 @@ import { InterruptedError, UsageError } from '../core/errors.js';
 import { Redactor } from '../core/redact.js';
 import { headCommand } from './commands/head.js';
 import { getCommand } from './commands/get.js';
+import { listCommand } from './commands/list.js';
 import { type Config, ENV_HELP, type GlobalFlags, resolveConfig } from './config.js';
 import { type Context, createContext } from './context.js';
 import { EXIT, EXIT_HELP, exitCodeFor, messageFor } from './exit.js';
@@ -89,6 +90,15 @@ export function buildProgram(
         flags: { output?: string; resume: boolean; force?: boolean },
       ) => getCommand(ctx, ref, flags)) as Action),
     );
+
+  program
+    .command('list')
+    .description("list a container's objects; --full adds size, date, MD5 and type")
+    .argument('<container>', 'the container')
+    .option('--prefix <prefix>', 'only names that start with this')
+    .option('--full', 'bytes, last-modified, MD5, content type and name, aligned')
+    .option('--limit <n>', 'at most this many names')
+    .action(action(listCommand as Action));
 
   return program;
 }

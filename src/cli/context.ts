@@ -5,7 +5,7 @@
 import { Http } from '../core/http.js';
 import { Redactor } from '../core/redact.js';
 import type { RetryPolicy } from '../core/retry.js';
-import { type SessionSource, directSession, identitySession } from '../core/session.js';
+import { directSession, identitySession, type SessionSource } from '../core/session.js';
 import { SwiftClient } from '../core/swift.js';
 import { TokenCache } from '../core/token-cache.js';
 import { type Config, isCleartextRemote, requireCredentials } from './config.js';

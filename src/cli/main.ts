@@ -6,8 +6,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { InterruptedError, UsageError } from '../core/errors.js';
 import { Redactor } from '../core/redact.js';
-import { headCommand } from './commands/head.js';
 import { getCommand } from './commands/get.js';
+import { headCommand } from './commands/head.js';
 import { listCommand } from './commands/list.js';
 import { type Config, ENV_HELP, type GlobalFlags, resolveConfig } from './config.js';
 import { type Context, createContext } from './context.js';

@@ -3,7 +3,7 @@
  * a plain line every few seconds elsewhere (screen logs, CI), nothing under --quiet or --json.
  */
 import cliProgress from 'cli-progress';
-import { type Reporter, formatBytes } from './reporter.js';
+import { formatBytes, type Reporter } from './reporter.js';
 
 export interface Progress {
   bytes(delta: number): void;
@@ -26,13 +26,19 @@ export function startProgress(
   let retries = 0;
   const started = performance.now();
   const rate = () => (done - already.bytes) / Math.max(0.001, (performance.now() - started) / 1000);
-  if (!enabled)
-    return {
-      bytes: (d) => void (done += d),
-      segmentDone: () => void segs++,
-      retry: () => void retries++,
-      stop: () => undefined,
-    };
+  const count: Progress = {
+    bytes: (d) => {
+      done += d;
+    },
+    segmentDone: () => {
+      segs++;
+    },
+    retry: () => {
+      retries++;
+    },
+    stop: () => undefined,
+  };
+  if (!enabled) return count;
 
   if (reporter.io.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
@@ -83,10 +89,5 @@ export function startProgress(
     );
   }, PLAIN_EVERY_MS);
   timer.unref();
-  return {
-    bytes: (d) => void (done += d),
-    segmentDone: () => void segs++,
-    retry: () => void retries++,
-    stop: () => clearInterval(timer),
-  };
+  return { ...count, stop: () => clearInterval(timer) };
 }

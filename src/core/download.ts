@@ -14,15 +14,15 @@ import type { DownloadPlan, Segment } from './large-object.js';
 import { localError, removeIfPresent } from './local-io.js';
 import type { RetryPolicy } from './retry.js';
 import {
-  type ResumeState,
   newState,
+  type ResumeState,
   readState,
   sameDownload,
   statePathFor,
   writeState,
 } from './state.js';
 import type { SwiftClient } from './swift.js';
-import { type TransferEvents, fetchPiece, fetchRange, runPool } from './transfer.js';
+import { fetchPiece, fetchRange, runPool, type TransferEvents } from './transfer.js';
 
 export interface DownloadOptions {
   concurrency: number;

@@ -2,10 +2,10 @@
  * Rackspace Identity v2: the token request, the service catalog, and the choice of the Cloud
  * Files endpoint (region, public or ServiceNet). Parsing and choosing are pure functions.
  */
-import { AuthError, ConfigError, CfimgError, TransferError } from './errors.js';
-import { displayUrl, type Http, splitUrl } from './http.js';
-import { StatusError, type RetryHooks, type RetryPolicy, withRetries } from './retry.js';
+import { AuthError, CfimgError, ConfigError, TransferError } from './errors.js';
 import { headerValue, parseRetryAfter } from './headers.js';
+import { displayUrl, type Http, splitUrl } from './http.js';
+import { type RetryHooks, type RetryPolicy, StatusError, withRetries } from './retry.js';
 
 /** Who signs in: a username with either an API key or a password. */
 export interface Credentials {

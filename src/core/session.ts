@@ -5,7 +5,7 @@
  */
 import { AuthError } from './errors.js';
 import type { Http } from './http.js';
-import { type Credentials, authenticate, chooseStorageUrl } from './identity.js';
+import { authenticate, type Credentials, chooseStorageUrl } from './identity.js';
 import type { Redactor } from './redact.js';
 import type { RetryHooks, RetryPolicy } from './retry.js';
 import { type TokenCache, tokenCacheKey } from './token-cache.js';

@@ -5,14 +5,14 @@
  */
 import { AuthError, CfimgError, NotFoundError, TransferError } from './errors.js';
 import {
-  type ManifestRef,
   headerValue,
+  type ManifestRef,
   normalizeEtag,
   parseLength,
   parseObjectManifest,
   parseRetryAfter,
 } from './headers.js';
-import { type Http, type HttpResponse, displayUrl, splitUrl } from './http.js';
+import { displayUrl, type Http, type HttpResponse, splitUrl } from './http.js';
 import { objectPath, queryString } from './paths.js';
 import { type RetryHooks, type RetryPolicy, StatusError, withRetries } from './retry.js';
 import type { Session, SessionSource } from './session.js';

@@ -6,10 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { IntegrityError } from './errors.js';
-import { parseContentRange, headerValue } from './headers.js';
+import { headerValue, parseContentRange } from './headers.js';
 import type { Segment } from './large-object.js';
 import { type RetryPolicy, StatusError, withRetries } from './retry.js';
-import { type SwiftClient, asTransferError } from './swift.js';
+import { asTransferError, type SwiftClient } from './swift.js';
 
 /** What the engine reports while it works; the CLI turns these into progress and log lines. */
 export interface TransferEvents {

@@ -229,7 +229,7 @@ export async function checkVhdFile(path: string): Promise<VhdReport> {
 
 async function checkOpenVhd(file: FileHandle, size: number): Promise<VhdReport> {
   if (size < FOOTER_SIZE) {
-    return notVhd(`the file is ${size} bytes, shorter than the ${FOOTER_SIZE}-byte VHD footer`);
+    return notVhd(`The file is ${size} bytes, shorter than the ${FOOTER_SIZE}-byte VHD footer.`);
   }
   const tail = await readAt(file, size - FOOTER_SIZE, FOOTER_SIZE);
   const trailing = parseFooter(tail);

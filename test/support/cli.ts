@@ -20,11 +20,19 @@ class Capture extends Writable {
   }
 }
 
-export async function runCli(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  opts: { env?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<CliResult> {
   const stdout = new Capture();
   const stderr = new Capture();
   const env = { HOME: process.env.HOME, CF_RETRY_BASE_MS: '10', ...opts.env };
-  const code = await main(['node', 'cfimg', ...args], { stdout, stderr, env, cwd: opts.cwd ?? process.cwd() });
+  const code = await main(['node', 'cfimg', ...args], {
+    stdout,
+    stderr,
+    env,
+    cwd: opts.cwd ?? process.cwd(),
+  });
   const out = Buffer.concat(stdout.chunks);
   return {
     code,

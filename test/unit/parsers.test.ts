@@ -20,7 +20,7 @@ import {
 import { compositeEtag, dloHealth, layOut, parseSloRange } from '../../src/core/large-object.js';
 import { baseName, objectPath, parseObjectRef, queryString } from '../../src/core/paths.js';
 import { Redactor } from '../../src/core/redact.js';
-import { StatusError, isTransient, retryDelay } from '../../src/core/retry.js';
+import { isTransient, retryDelay, StatusError } from '../../src/core/retry.js';
 
 describe('object references and path encoding', () => {
   it.each([

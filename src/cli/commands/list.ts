@@ -1,7 +1,8 @@
 /** `cfimg list CONTAINER [--prefix P] [--full] [--limit N]`: names, or Swiftly's full columns. */
-import { intOption } from '../config.js';
+
 import { parseContainer } from '../../core/paths.js';
 import type { ListingItem } from '../../core/swift.js';
+import { intOption } from '../config.js';
 import type { Context } from '../context.js';
 
 export interface ListFlags {

@@ -95,7 +95,10 @@ export interface HeaderVerdict {
   problems: string[];
 }
 
-/** The outcome of checking a VHD file; each problem is one sentence. */
+/**
+ * The outcome of checking a VHD file; each problem is one sentence. A differencing disk is
+ * checked like a dynamic one: `ok` says it is whole, not that it is usable without its parent.
+ */
 export interface VhdReport {
   ok: boolean;
   /** Missing when no footer was found at all. */
@@ -239,7 +242,8 @@ async function checkOpenVhd(file: FileHandle, size: number): Promise<VhdReport> 
   }
 
   // A download missing its last segment ends mid-data, so the footer is gone; a dynamic disk
-  // still has its footer copy at offset 0, which tells what the file should have been.
+  // still has its footer copy at offset 0, which tells what the file should have been. (qemu-img
+  // 7.2 reads such a file without a word and converts the missing blocks to zeros.)
   const copy = parseFooter(await readAt(file, 0, FOOTER_SIZE));
   if (copy.ok && copy.footer !== undefined && copy.footer.diskTypeName !== 'fixed') {
     const problem =

@@ -7,8 +7,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { InterruptedError, UsageError } from '../core/errors.js';
 import { Redactor } from '../core/redact.js';
 import { getCommand } from './commands/get.js';
+import { getSegmentsCommand } from './commands/get-segments.js';
 import { headCommand } from './commands/head.js';
 import { listCommand } from './commands/list.js';
+import { reassembleCommand } from './commands/reassemble.js';
+import { verifyCommand } from './commands/verify.js';
 import { type Config, ENV_HELP, type GlobalFlags, resolveConfig } from './config.js';
 import { type Context, createContext } from './context.js';
 import { EXIT, EXIT_HELP, exitCodeFor, messageFor } from './exit.js';
@@ -99,6 +102,33 @@ export function buildProgram(
     .option('--full', 'bytes, last-modified, MD5, content type and name, aligned')
     .option('--limit <n>', 'at most this many names')
     .action(action(listCommand as Action));
+
+  program
+    .command('get-segments')
+    .description(
+      'download the segments of an image into a directory, each verified; re-run to repair',
+    )
+    .argument('<container/object>', 'the image (a DLO or SLO manifest)')
+    .requiredOption('--dir <dir>', 'directory for the segments (created if missing)')
+    .action(action(getSegmentsCommand as Action));
+
+  program
+    .command('verify')
+    .description('check a segment directory or an image file against the listing (size, MD5, ETag)')
+    .argument('<container/object>', 'the image it should be')
+    .argument('<path>', 'a directory from get-segments, or the whole image file')
+    .option('--vhd', 'also check the VHD structure, and show disk type and virtual size')
+    .option('--offline', "check against the directory's manifest file: no network, no credentials")
+    .action(action(verifyCommand as Action));
+
+  program
+    .command('reassemble')
+    .description('join the segments of a directory into one image file, checking each MD5')
+    .argument('<dir>', 'a directory from get-segments')
+    .requiredOption('-o, --output <file>', 'the image file to write')
+    .option('--remove-segments', 'delete each segment once its bytes are safely in the image')
+    .option('--force', 'overwrite an existing file')
+    .action(action(reassembleCommand as Action));
 
   return program;
 }

@@ -122,9 +122,10 @@ export function refetchHint(dir: string, plan: JoinPlan, piece: JoinPiece): stri
 }
 
 /**
- * The earlier run's record when FILE.part can be continued: same directory, FILE.part exactly as
- * long as the pieces recorded done, and the pieces still to join as the record lists them (with
- * a manifest, the same list; without, the files left after the removed ones).
+ * The earlier run's record when FILE.part can be continued: same directory, FILE.part at least
+ * as long as the pieces recorded done (an interrupted write may have added a little more), and
+ * the pieces still to join as the record lists them (with a manifest, the same list; without,
+ * the files left after the removed ones).
  */
 export async function resumableState(
   statePath: string,
@@ -143,7 +144,7 @@ export async function resumableState(
   if (state?.version !== 1 || state.dir !== dir || !Array.isArray(state.pieces)) return undefined;
   const { pieces, done, bytes } = state;
   const doneBytes = pieces.slice(0, done).reduce((n, p) => n + p.bytes, 0);
-  if (!Number.isInteger(done) || doneBytes !== bytes || partSize !== bytes) return undefined;
+  if (!Number.isInteger(done) || doneBytes !== bytes || (partSize ?? -1) < bytes) return undefined;
   const key = (list: JoinPiece[]) => JSON.stringify(list.map((p) => [p.file, p.bytes, p.md5]));
   const same = plan.manifest
     ? key(pieces) === key(plan.pieces)

@@ -67,11 +67,18 @@ export async function reassemble(
   opts: ReassembleOptions,
 ): Promise<ReassembleResult> {
   const events = opts.events ?? {};
+  const s = await stat(dir).catch(() => undefined);
+  if (!s?.isDirectory())
+    throw new UsageError(
+      `${dir} ${s ? 'is not a directory' : 'does not exist'}: give the directory of the segments`,
+    );
   await checkTarget(target, opts.force);
   const part = `${target}.part`;
   const statePath = joinStatePath(target);
   const plan = await joinPieces(dir, target, events);
-  const saved = await resumableState(statePath, part, dir, plan);
+  // A `cfimg get` to the same FILE.part since then may have written anywhere in it.
+  const getRecord = await stat(statePathFor(target)).catch(() => undefined);
+  const saved = getRecord ? undefined : await resumableState(statePath, part, dir, plan);
   const state: JoinState = saved ?? { version: 1, dir, pieces: plan.pieces, done: 0, bytes: 0 };
   const { pieces } = state;
   await preflight(dir, pieces.slice(state.done), plan);
@@ -108,6 +115,7 @@ export async function reassemble(
     }
     await fh.sync();
   } catch (err) {
+    await fh.truncate(state.bytes).catch(() => undefined);
     await fh.close().catch(() => undefined);
     const gone = opts.removeSegments ? state.done : 0;
     if (gone > 0)

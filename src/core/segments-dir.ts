@@ -6,6 +6,7 @@
  * order, so `verify --offline` and `reassemble` need neither the network nor a shell glob.
  */
 import { mkdir, open, rename, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { interruptedOr } from './download.js';
 import { IntegrityError, UsageError } from './errors.js';
 import type { DownloadPlan, Segment } from './large-object.js';
@@ -127,8 +128,12 @@ async function ensureDir(dir: string): Promise<void> {
     await mkdir(dir);
     return;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
-      throw localError(err, dir, 'creating the directory');
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT')
+      throw new UsageError(
+        `cannot create ${dir}: its parent ${dirname(dir)} does not exist; create it first or fix --dir`,
+      );
+    if (code !== 'EEXIST') throw localError(err, dir, 'creating the directory');
   }
   const s = await stat(dir);
   if (!s.isDirectory())

@@ -81,7 +81,12 @@ export async function verifyCommand(
     ctx.io.stdout.write(`${JSON.stringify(doc)}\n`);
   } else if (result.vhd?.diskType) {
     const size = result.vhd.virtualSize ?? 0;
-    const scope = result.mode === 'directory' ? ' (footer and header of the segments)' : '';
+    const scope =
+      result.mode !== 'directory'
+        ? ''
+        : result.vhd.diskType === 'fixed'
+          ? ' (from the segments: footer and size)'
+          : ' (from the segments: footer, footer copy and header; blocks need the joined file)';
     ctx.reporter.info(
       `cfimg: VHD: ${result.vhd.diskType} disk, virtual size ${formatBytes(size)} (${size} bytes)${scope}`,
     );

@@ -228,7 +228,7 @@ describe('cfimg reassemble', () => {
     expect(sha256(await readFile(out))).toBe(imageSha);
   });
 
-  it('keeps FILE.part when a segment is bad after others were removed, and continues after the fix and a crash', async () => {
+  it('keeps FILE.part when a bad segment stops --remove-segments, and continues after a fix and a crash', async () => {
     await getSegments();
     await flipByte(join(dir, seg(8)), 5);
     const out = join(tmp, 'img.vhd');

@@ -93,7 +93,9 @@ function warnUnchecked(
   const first = pieces[0]?.file;
   const last = pieces.at(-1)?.file;
   events.onWarning?.(
-    `no ${MANIFEST_FILE} in ${dir}: joining its ${pieces.length} files in byte-wise name order (${first} ... ${last}) without MD5 checks; cfimg verify CONTAINER/OBJECT ${dir} checks them against the server first`,
+    `no ${MANIFEST_FILE} in ${dir}: joining its ${pieces.length} files in byte-wise name ` +
+      `order (${first} ... ${last}) without MD5 checks; ` +
+      `cfimg verify CONTAINER/OBJECT ${dir} checks them against the server first`,
   );
   const items = pieces.map((p) => ({
     name: p.file,

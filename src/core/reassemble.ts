@@ -120,7 +120,8 @@ export async function reassemble(
     const gone = opts.removeSegments ? state.done : 0;
     if (gone > 0)
       events.onWarning?.(
-        `${part} holds the first ${gone} segments, whose files were removed: keep it, and run the same command again to continue once the problem is fixed`,
+        `${part} holds the first ${gone} segments, whose files were removed: keep it, and run ` +
+          'the same command again to continue once the problem is fixed',
       );
     else if (state.done > 0)
       events.onWarning?.(`${part} is kept: run the same command again to continue`);

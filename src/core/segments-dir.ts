@@ -118,7 +118,8 @@ export async function getSegments(
 function refuseUnlisted(plan: DownloadPlan): void {
   if (plan.info.kind === 'object' || plan.verification === 'segments') return;
   throw new UsageError(
-    `the segments of ${plan.info.container}/${plan.info.object} cannot be listed with these credentials: use cfimg get to download it whole`,
+    `the segments of ${plan.info.container}/${plan.info.object} cannot be listed with these ` +
+      'credentials: use cfimg get to download it whole',
   );
 }
 

@@ -119,7 +119,9 @@ function checkEtag(
       kind: 'etag',
       expected: expected.etag,
       actual: computed,
-      message: `the segment MD5s give ETag ${computed}, the manifest's ETag is ${expected.etag}: the segment list is not the one the server serves`,
+      message:
+        `the segment MD5s give ETag ${computed}, the manifest's ETag is ${expected.etag}: ` +
+        'the segment list is not the one the server serves',
     });
 }
 

@@ -75,7 +75,8 @@ export async function checkVhdSegments(dir: string, segments: SegmentFile[]): Pr
   };
   if (footer.diskTypeName === 'fixed' && BigInt(size) !== footer.currentSize + 512n)
     problems.push(
-      `a fixed disk of ${footer.currentSize} bytes takes ${footer.currentSize + 512n} bytes, the segments add up to ${size}`,
+      `a fixed disk of ${footer.currentSize} bytes takes ${footer.currentSize + 512n} bytes, ` +
+        `the segments add up to ${size}`,
     );
   if (footer.diskTypeName === 'dynamic' || footer.diskTypeName === 'differencing')
     problems.push(...(await dynamicStart(dir, segments, tail, footer.dataOffset)));

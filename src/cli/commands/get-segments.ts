@@ -84,6 +84,8 @@ export async function getSegmentsCommand(
     return;
   }
   ctx.reporter.info(
-    `cfimg: ${result.fetched} fetched, ${result.kept} kept, ${result.repaired} repaired: ${result.files.length} segments (${formatBytes(result.bytes)}) in ${dir}, each verified by ${proof}; order recorded in ${MANIFEST_FILE}`,
+    `cfimg: ${result.fetched} fetched, ${result.kept} kept, ${result.repaired} repaired: ` +
+      `${result.files.length} segments (${formatBytes(result.bytes)}) in ${dir}, ` +
+      `each verified by ${proof}; order recorded in ${MANIFEST_FILE}`,
   );
 }

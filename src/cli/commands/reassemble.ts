@@ -37,7 +37,8 @@ export async function reassembleCommand(
         onStart: (s) => {
           if (s.doneSegments > 0)
             ctx.reporter.info(
-              `cfimg: continuing: ${s.doneSegments} of ${s.segments} segments (${formatBytes(s.doneBytes)}) are already in ${target}.part`,
+              `cfimg: continuing: ${s.doneSegments} of ${s.segments} segments ` +
+                `(${formatBytes(s.doneBytes)}) are already in ${target}.part`,
             );
           const done = { bytes: s.doneBytes, segments: s.doneSegments };
           progress = startProgress(ctx.reporter, s.bytes, s.segments, done, show);
@@ -74,6 +75,7 @@ export async function reassembleCommand(
     : 'no manifest, so the MD5s were not checked';
   const removed = result.removed > 0 ? `; ${result.removed} segment files removed` : '';
   ctx.reporter.info(
-    `cfimg: saved ${target}: ${formatBytes(result.bytes)} from ${result.segments} segments in ${seconds.toFixed(1)} s; ${proof}${removed}`,
+    `cfimg: saved ${target}: ${formatBytes(result.bytes)} from ${result.segments} segments ` +
+      `in ${seconds.toFixed(1)} s; ${proof}${removed}`,
   );
 }

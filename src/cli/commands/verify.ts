@@ -112,7 +112,8 @@ async function remoteExpected(
     const local = await readManifest(dir).catch(() => undefined);
     if (local && local.etag !== (plan.etag ?? null))
       ctx.reporter.warn(
-        `${dir} was fetched when the image had ETag ${local.etag}; the server now has ${plan.etag}: run cfimg get-segments again to update it`,
+        `${dir} was fetched when the image had ETag ${local.etag}; the server now has ` +
+          `${plan.etag}: run cfimg get-segments again to update it`,
       );
   }
   return manifestFor(plan, localFileNames(plan.segments).files, []);
@@ -128,11 +129,13 @@ async function offlineExpected(
   const manifest = await readManifest(dir);
   if (!manifest)
     throw new UsageError(
-      `--offline needs the manifest file get-segments writes, and ${join(dir, MANIFEST_FILE)} does not exist: drop --offline to check against the server`,
+      `--offline needs the manifest file get-segments writes, and ${join(dir, MANIFEST_FILE)} ` +
+        'does not exist: drop --offline to check against the server',
     );
   if (manifest.container !== container || manifest.object !== object)
     throw new UsageError(
-      `${join(dir, MANIFEST_FILE)} describes ${manifest.container}/${manifest.object}, not ${container}/${object}: give the matching object`,
+      `${join(dir, MANIFEST_FILE)} describes ${manifest.container}/${manifest.object}, ` +
+        `not ${container}/${object}: give the matching object`,
     );
   if (manifest.kind === 'dlo' && manifest.prefix !== undefined) {
     const items = manifest.segments.map((s) => ({

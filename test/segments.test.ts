@@ -11,7 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Content } from '../src/emulator/content.js';
+import { type Content, sliceContent } from '../src/emulator/content.js';
 import { type Emulator, startEmulator } from '../src/emulator/index.js';
 import { fixedVhdImage } from '../src/emulator/vhd-image.js';
 import { runCli, sha256 } from './support/cli.js';
@@ -123,6 +123,20 @@ describe('cfimg get-segments', () => {
       bytes: image.size,
     });
     expect(segmentGets()).toEqual([seg(3)]);
+  });
+
+  it('ends with exit 3 naming a segment corrupted on the server, leaving no file under its name', async () => {
+    em.corrupt('exports', seg(5), 100);
+    try {
+      const r = await getSegments(['--concurrency', '1']);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(new RegExp(`segment exports/${seg(5)} failed its MD5 check`));
+      const files = await readdir(dir);
+      expect(files).not.toContain(seg(5));
+      expect(files.filter((f) => f.endsWith('.part') || f === MANIFEST)).toEqual([]);
+    } finally {
+      em.putObject('exports', seg(5), sliceContent(image, 4 * SEG, 5 * SEG));
+    }
   });
 
   it('refuses a directory whose parent does not exist, writing nothing', async () => {

@@ -12,6 +12,7 @@ import type { Writable } from 'node:stream';
 import { IntegrityError, InterruptedError, LocalIOError, UsageError } from './errors.js';
 import type { DownloadPlan, Segment } from './large-object.js';
 import { localError, removeIfPresent } from './local-io.js';
+import { PositionalWriter } from './positional-writer.js';
 import type { RetryPolicy } from './retry.js';
 import {
   newState,
@@ -48,42 +49,6 @@ export interface DownloadResult {
   keptSegments: number;
   fetchedBytes: number;
   resumed: boolean;
-}
-
-/** Batches a piece's chunks into writes of about 1 MiB at the right offsets. */
-class PositionalWriter {
-  #chunks: Buffer[] = [];
-  #bytes = 0;
-  #at = 0;
-
-  constructor(
-    private readonly fh: FileHandle,
-    private readonly base: number,
-    private readonly path: string,
-  ) {}
-
-  async add(chunk: Buffer, position: number): Promise<void> {
-    if (this.#bytes > 0 && position !== this.#at + this.#bytes) await this.flush();
-    if (this.#bytes === 0) this.#at = position;
-    this.#chunks.push(chunk);
-    this.#bytes += chunk.length;
-    if (this.#bytes >= 1 << 20) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    if (this.#bytes === 0) return;
-    const chunks = this.#chunks;
-    const expected = this.#bytes;
-    this.#chunks = [];
-    this.#bytes = 0;
-    try {
-      const { bytesWritten } = await this.fh.writev(chunks, this.base + this.#at);
-      if (bytesWritten !== expected)
-        throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
-    } catch (err) {
-      throw localError(err, this.path);
-    }
-  }
 }
 
 /** Fails early when the file system obviously lacks room for `bytes`. */
@@ -144,15 +109,17 @@ export async function downloadToFile(
   const keptBytes = plan.segments.filter((s) => done.has(s.index)).reduce((n, s) => n + s.size, 0);
   opts.events?.onStart?.({ keptSegments: done.size, keptBytes, resumed: !!resumed });
 
-  let fh: FileHandle;
+  if (!resumed) await checkSpace(dirname(target), plan.size);
+  let fh: FileHandle | undefined;
   try {
     fh = await open(part, resumed ? 'r+' : 'w', 0o644);
-    if (!resumed) await checkSpace(dirname(target), plan.size);
     await fh.truncate(plan.size);
     await writeState(statePath, state);
   } catch (err) {
+    await fh?.close().catch(() => undefined);
     throw localError(err, part);
   }
+  const file = fh;
 
   let saving = Promise.resolve();
   const markDone = (segment: Segment) => {
@@ -168,14 +135,14 @@ export async function downloadToFile(
       todo,
       opts.concurrency,
       async (segment, signal) => {
-        const writer = new PositionalWriter(fh, segment.offset, part);
+        const writer = new PositionalWriter(file, part, segment.offset);
         await fetchPiece(client, segment, (chunk, pos) => writer.add(chunk, pos), {
           policy: opts.policy,
           signal,
           ...(opts.events ? { events: opts.events } : {}),
         });
         await writer.flush();
-        await fh.datasync().catch((err) => {
+        await file.datasync().catch((err) => {
           throw localError(err, part);
         });
         fetchedBytes += segment.size;
@@ -187,13 +154,13 @@ export async function downloadToFile(
     await saving;
   } catch (err) {
     await saving.catch(() => undefined);
-    await fh.close().catch(() => undefined);
+    await file.close().catch(() => undefined);
     throw interruptedOr(err, opts.signal);
   }
 
   try {
-    await fh.sync();
-    await fh.close();
+    await file.sync();
+    await file.close();
     await rename(part, target);
     await removeIfPresent(statePath);
   } catch (err) {

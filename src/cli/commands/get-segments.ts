@@ -21,7 +21,10 @@ export async function getSegmentsCommand(
   const { container, object } = parseObjectRef(ref);
   const dir = resolve(ctx.io.cwd, flags.dir);
   const client = ctx.client();
-  const plan = await planDownload(client, container, object, { signal: ctx.signal });
+  const plan = await planDownload(client, container, object, {
+    signal: ctx.signal,
+    relistDelayMs: ctx.policy.baseDelayMs * 2,
+  });
   for (const w of plan.warnings) ctx.reporter.warn(w);
 
   const started = performance.now();

@@ -18,7 +18,10 @@ export async function getCommand(ctx: Context, ref: string, flags: GetFlags): Pr
   const toStdout = flags.output === '-';
   const target = toStdout ? '-' : resolve(ctx.io.cwd, flags.output ?? baseName(object));
   const client = ctx.client();
-  const plan = await planDownload(client, container, object, { signal: ctx.signal });
+  const plan = await planDownload(client, container, object, {
+    signal: ctx.signal,
+    relistDelayMs: ctx.policy.baseDelayMs * 2,
+  });
   for (const w of plan.warnings) ctx.reporter.warn(w);
 
   const started = performance.now();

@@ -102,7 +102,10 @@ async function remoteExpected(
   object: string,
   dir: string | undefined,
 ): Promise<SegmentsManifest> {
-  const plan = await planDownload(ctx.client(), container, object, { signal: ctx.signal });
+  const plan = await planDownload(ctx.client(), container, object, {
+    signal: ctx.signal,
+    relistDelayMs: ctx.policy.baseDelayMs * 2,
+  });
   for (const w of plan.warnings) ctx.reporter.warn(w);
   if (dir && plan.info.kind !== 'object' && plan.verification !== 'segments')
     throw new UsageError(

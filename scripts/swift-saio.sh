@@ -82,17 +82,9 @@ apt_running() {
   return 1
 }
 
-# True while another install is under way: an apt or dpkg process, or a background install that
-# logs to /tmp/apt.log, has not written its closing `done` and wrote something lately.
-apt_busy() {
-  apt_running && return 0
-  [[ -f /tmp/apt.log ]] || return 1
-  [[ $(tail -n 1 /tmp/apt.log) != 'done' ]] && [[ -n $(find /tmp/apt.log -mmin -15) ]]
-}
-
 wait_for_apt() {
   local waited=0
-  while apt_busy; do
+  while apt_running; do
     ((waited % 30 == 0)) && say "waiting for another apt/dpkg run to finish (${waited}s)"
     ((waited < 1800)) || die 'gave up waiting for the dpkg lock after 30 minutes'
     sleep 2

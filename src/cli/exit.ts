@@ -41,8 +41,19 @@ export const EXIT_HELP: [number, string][] = [
   [130, 'interrupted (SIGINT); 143 for SIGTERM'],
 ];
 
+/** A command run on the user's behalf (by `cfimg demo`) failed and has said why already. */
+export class StepFailedError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The exit status for an error. */
 export function exitCodeFor(err: unknown): number {
+  if (err instanceof StepFailedError) return err.status;
   if (err instanceof InterruptedError)
     return err.signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted;
   if (err instanceof CfimgError) return BY_CODE[err.code];
@@ -52,7 +63,7 @@ export function exitCodeFor(err: unknown): number {
 /** The one line (plus the stack when verbose) printed on stderr for an error, secrets masked. */
 export function messageFor(err: unknown, redactor: Redactor, verbose: boolean): string {
   const text = err instanceof Error ? err.message : String(err);
-  const known = err instanceof CfimgError;
+  const known = err instanceof CfimgError || err instanceof StepFailedError;
   let line = `cfimg: ${known ? '' : 'unexpected error: '}${text.split('\n')[0]}`;
   if (!known && !verbose) line += ' (run with --verbose for details)';
   if (verbose && err instanceof Error && err.stack) {

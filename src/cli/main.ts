@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { InterruptedError, UsageError } from '../core/errors.js';
 import { Redactor } from '../core/redact.js';
+import { type DemoFlags, demoCommand } from './commands/demo.js';
 import { getCommand } from './commands/get.js';
 import { getSegmentsCommand } from './commands/get-segments.js';
 import { headCommand } from './commands/head.js';
@@ -129,6 +130,16 @@ export function buildProgram(
     .option('--remove-segments', 'delete each segment once its bytes are safely in the image')
     .option('--force', 'overwrite an existing file')
     .action(action(reassembleCommand as Action));
+
+  program
+    .command('demo')
+    .description('try cfimg on a local Cloud Files emulator holding an exported image')
+    .option('--size <mib>', 'size of the demo image in MiB (default 300)')
+    .option('--dir <dir>', 'work and keep the files here (default: a temporary directory)')
+    .action(
+      action(((ctx: Context, flags: DemoFlags) =>
+        demoCommand(ctx, flags, (args, io) => main(['node', 'cfimg', ...args], io))) as Action),
+    );
 
   return program;
 }

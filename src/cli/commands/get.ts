@@ -25,6 +25,7 @@ export async function getCommand(ctx: Context, ref: string, flags: GetFlags): Pr
   for (const w of plan.warnings) ctx.reporter.warn(w);
 
   const started = performance.now();
+  let retries = 0;
   let progress = startProgress(
     ctx.reporter,
     plan.size,
@@ -50,6 +51,7 @@ export async function getCommand(ctx: Context, ref: string, flags: GetFlags): Pr
     onBytes: (d: number) => progress.bytes(d),
     onSegmentDone: () => progress.segmentDone(),
     onRetry: (what: string, reason: string, delayMs: number) => {
+      retries++;
       progress.retry();
       ctx.reporter.verbose(`retrying ${what} in ${delayMs} ms: ${reason}`);
     },
@@ -96,13 +98,16 @@ export async function getCommand(ctx: Context, ref: string, flags: GetFlags): Pr
       fetched_bytes: result.fetchedBytes,
       etag: plan.etag ?? null,
       verified: plan.verification,
+      retries,
     };
-    ctx.io.stderr.write(''); // keep stdout clean for the document below
     (toStdout ? ctx.io.stderr : ctx.io.stdout).write(`${JSON.stringify(doc)}\n`);
     return;
   }
   const rate = formatBytes(result.fetchedBytes / Math.max(seconds, 0.001));
+  const where = toStdout ? 'streamed' : `saved ${target}`;
+  const recovered = retries > 0 ? `; ${retries} ${retries === 1 ? 'retry' : 'retries'}` : '';
   ctx.reporter.info(
-    `cfimg: ${toStdout ? 'streamed' : `saved ${target}`}: ${formatBytes(result.bytes)} in ${seconds.toFixed(1)} s (${rate}/s); verified: ${verified}`,
+    `cfimg: ${where}: ${formatBytes(result.bytes)} in ${seconds.toFixed(1)} s (${rate}/s); ` +
+      `verified: ${verified}${recovered}`,
   );
 }

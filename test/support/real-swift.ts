@@ -31,8 +31,18 @@ interface SaioEnv {
   proxyUrl: string;
 }
 
-/** The running real Swift with a fresh token, or undefined when it is not up. */
+/**
+ * The running real Swift with a fresh token, or undefined when it is not up. With
+ * CFIMG_REQUIRE_REAL_SWIFT=1 (as CI sets it) a missing Swift is an error, never a skip.
+ */
 export async function realSwift(): Promise<RealSwift | undefined> {
+  const found = await findRealSwift();
+  if (!found && process.env.CFIMG_REQUIRE_REAL_SWIFT === '1')
+    throw new Error(`CFIMG_REQUIRE_REAL_SWIFT=1 but ${REAL_SWIFT_HINT}`);
+  return found;
+}
+
+async function findRealSwift(): Promise<RealSwift | undefined> {
   const env = await readEnv();
   if (!env) return undefined;
   try {

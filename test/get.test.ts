@@ -354,7 +354,9 @@ describe('interruption and resume (the real binary)', () => {
     first.child.kill('SIGINT');
     expect(await first.done).toBe(130);
     expect(Date.now() - sent).toBeLessThan(1500);
-    expect(first.stderr()).toMatch(/interrupted by SIGINT/);
+    expect(first.stderr()).toBe(
+      `cfimg: interrupted by SIGINT: ${out}.part is kept; run the same command again to resume\n`,
+    );
     await expect(stat(out)).rejects.toThrow();
     expect((await stat(`${out}.part`)).size).toBe(big.size);
 
@@ -367,6 +369,25 @@ describe('interruption and resume (the real binary)', () => {
     expect(fetched).toBeLessThanOrEqual(big.size - 4 * SEG);
     expect(sha256(await readFile(out))).toBe(contentSha(big));
     await expect(stat(`${out}.part.json`)).rejects.toThrow();
+  });
+
+  it('stops on SIGTERM with exit 143 and keeps the partial and its state', async () => {
+    const big = generatedContent(8 * SEG, 'term-image');
+    em.uploadImage({ container: 'exports', name: 'big.vhd', content: big, segmentSize: SEG });
+    em.faults.add({
+      match: { method: 'GET', path: '/exports/big.vhd-' },
+      times: Infinity,
+      action: { throttleBytesPerSec: 128 * 1024 },
+    });
+    const out = join(dir, 'big.vhd');
+    const run = spawnGet(out);
+    while (!(await stat(`${out}.part.json`).catch(() => undefined)))
+      await new Promise((r) => setTimeout(r, 50));
+    run.child.kill('SIGTERM');
+    expect(await run.done).toBe(143);
+    expect(run.stderr()).toMatch(/^cfimg: interrupted by SIGTERM: .*run the same command again/);
+    await expect(stat(out)).rejects.toThrow();
+    expect(JSON.parse(await readFile(`${out}.part.json`, 'utf8')).object).toBe('big.vhd');
   });
 
   it('starts over, and says so, when the object changed since the partial download', async () => {

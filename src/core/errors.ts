@@ -68,12 +68,12 @@ export class LocalIOError extends CfimgError {
   }
 }
 
-/** The run was stopped by a signal; `signal` tells which. */
+/** The run was stopped by a signal; `signal` tells which, `next` what the user can do now. */
 export class InterruptedError extends CfimgError {
   readonly signal: NodeJS.Signals;
 
-  constructor(signal: NodeJS.Signals) {
-    super('E_INTERRUPTED', `interrupted by ${signal}`);
+  constructor(signal: NodeJS.Signals, next?: string) {
+    super('E_INTERRUPTED', `interrupted by ${signal}${next ? `: ${next}` : ''}`);
     this.signal = signal;
   }
 }

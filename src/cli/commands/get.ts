@@ -1,6 +1,7 @@
 /** `cfimg get CONTAINER/OBJECT [-o FILE|-]`: the whole object, verified, resumable. */
 import { resolve } from 'node:path';
 import { type DownloadResult, downloadToFile, downloadToStream } from '../../core/download.js';
+import { InterruptedError } from '../../core/errors.js';
 import { planDownload } from '../../core/large-object.js';
 import { baseName, parseObjectRef } from '../../core/paths.js';
 import type { Context } from '../context.js';
@@ -77,6 +78,13 @@ export async function getCommand(ctx: Context, ref: string, flags: GetFlags): Pr
           resume: flags.resume,
           force: flags.force ?? false,
         });
+  } catch (err) {
+    if (err instanceof InterruptedError && !toStdout)
+      throw new InterruptedError(
+        err.signal,
+        `${target}.part is kept; run the same command again to resume`,
+      );
+    throw err;
   } finally {
     progress.stop();
   }

@@ -45,7 +45,8 @@ export function startProgress(
       {
         stream: reporter.io.stderr as NodeJS.WritableStream,
         format:
-          '{bar} {percentage}% | {done} of {size} | {rate}/s | ETA {eta_formatted} | segments {segs}/{segments} | retries {retries}',
+          '{bar} {percentage}% | {done} of {size} | {rate}/s | ETA {eta_formatted} | ' +
+          'segments {segs}/{segments} | retries {retries}',
         hideCursor: true,
         barsize: 24,
         etaBuffer: 50,
@@ -85,7 +86,8 @@ export function startProgress(
   const timer = setInterval(() => {
     const pct = total ? ((done / total) * 100).toFixed(0) : '100';
     reporter.line(
-      `cfimg: ${formatBytes(done)} of ${formatBytes(total)} (${pct}%), ${formatBytes(rate())}/s, segments ${segs}/${segments}, retries ${retries}`,
+      `cfimg: ${formatBytes(done)} of ${formatBytes(total)} (${pct}%), ${formatBytes(rate())}/s, ` +
+        `segments ${segs}/${segments}, retries ${retries}`,
     );
   }, PLAIN_EVERY_MS);
   timer.unref();

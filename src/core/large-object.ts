@@ -182,7 +182,8 @@ async function planDlo(
     }
     if (attempt >= relists || opts.signal?.aborted) {
       throw new IntegrityError(
-        `the segment listing of ${info.container}/${info.object} does not match its manifest (${mismatch}): the listing is stale or the image changed; try again later`,
+        `the segment listing of ${info.container}/${info.object} does not match its manifest ` +
+          `(${mismatch}): the listing is stale or the image changed; try again later`,
       );
     }
     await sleep((opts.relistDelayMs ?? 2000) * (attempt + 1), opts.signal);
@@ -225,7 +226,8 @@ async function planSlo(client: SwiftClient, info: ObjectInfo): Promise<DownloadP
   const etag = compositeEtag(entries);
   if (total !== info.size || (info.etag && etag !== info.etag)) {
     throw new IntegrityError(
-      `the SLO manifest of ${info.container}/${info.object} does not match its HEAD (size ${total} vs ${info.size}, ETag ${etag} vs ${info.etag})`,
+      `the SLO manifest of ${info.container}/${info.object} does not match its HEAD ` +
+        `(size ${total} vs ${info.size}, ETag ${etag} vs ${info.etag})`,
     );
   }
   return {

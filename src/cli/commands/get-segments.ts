@@ -1,11 +1,11 @@
 /** `cfimg get-segments CONTAINER/OBJECT --dir DIR`: an image as verified segment files. */
 import { resolve } from 'node:path';
 import type { Segment } from '../../core/large-object.js';
-import { planDownload } from '../../core/large-object.js';
 import { parseObjectRef } from '../../core/paths.js';
 import { getSegments, type SegmentOutcome } from '../../core/segments-dir.js';
 import { MANIFEST_FILE } from '../../core/segments-manifest.js';
 import type { Context } from '../context.js';
+import { planFor } from '../plan.js';
 import { startProgress } from '../progress.js';
 import { formatBytes } from '../reporter.js';
 
@@ -21,11 +21,7 @@ export async function getSegmentsCommand(
   const { container, object } = parseObjectRef(ref);
   const dir = resolve(ctx.io.cwd, flags.dir);
   const client = ctx.client();
-  const plan = await planDownload(client, container, object, {
-    signal: ctx.signal,
-    relistDelayMs: ctx.policy.baseDelayMs * 2,
-  });
-  for (const w of plan.warnings) ctx.reporter.warn(w);
+  const plan = await planFor(ctx, container, object);
 
   const started = performance.now();
   const show = !ctx.config.quiet && !ctx.config.json;

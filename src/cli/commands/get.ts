@@ -2,9 +2,9 @@
 import { resolve } from 'node:path';
 import { type DownloadResult, downloadToFile, downloadToStream } from '../../core/download.js';
 import { InterruptedError } from '../../core/errors.js';
-import { planDownload } from '../../core/large-object.js';
 import { baseName, parseObjectRef } from '../../core/paths.js';
 import type { Context } from '../context.js';
+import { planFor } from '../plan.js';
 import { startProgress } from '../progress.js';
 import { formatBytes } from '../reporter.js';
 
@@ -19,11 +19,7 @@ export async function getCommand(ctx: Context, ref: string, flags: GetFlags): Pr
   const toStdout = flags.output === '-';
   const target = toStdout ? '-' : resolve(ctx.io.cwd, flags.output ?? baseName(object));
   const client = ctx.client();
-  const plan = await planDownload(client, container, object, {
-    signal: ctx.signal,
-    relistDelayMs: ctx.policy.baseDelayMs * 2,
-  });
-  for (const w of plan.warnings) ctx.reporter.warn(w);
+  const plan = await planFor(ctx, container, object);
 
   const started = performance.now();
   let retries = 0;
@@ -38,7 +34,8 @@ export async function getCommand(ctx: Context, ref: string, flags: GetFlags): Pr
     onStart: (s: { keptSegments: number; keptBytes: number; resumed: boolean }) => {
       if (s.resumed)
         ctx.reporter.info(
-          `cfimg: resuming: ${s.keptSegments} of ${plan.segments.length} segments (${formatBytes(s.keptBytes)}) already verified`,
+          `cfimg: resuming: ${s.keptSegments} of ${plan.segments.length} segments ` +
+            `(${formatBytes(s.keptBytes)}) already verified`,
         );
       const show = !ctx.config.quiet && !ctx.config.json;
       progress = startProgress(

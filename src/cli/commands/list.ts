@@ -28,7 +28,9 @@ export function renderFull(items: (ListingItem & { manifest?: string })[]): stri
     .map((item, n) => {
       const size = (sizes[n] as string).padStart(width);
       const tail = item.manifest !== undefined ? `  -> ${item.manifest}` : '';
-      return `${size} ${shortTime(item.last_modified).padEnd(22)} ${item.hash.padEnd(32)} ${item.content_type.padEnd(typeWidth)} ${item.name}${tail}\n`;
+      const date = shortTime(item.last_modified).padEnd(22);
+      const type = item.content_type.padEnd(typeWidth);
+      return `${size} ${date} ${item.hash.padEnd(32)} ${type} ${item.name}${tail}\n`;
     })
     .join('');
 }

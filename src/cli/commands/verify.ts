@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { IntegrityError, UsageError } from '../../core/errors.js';
-import { dloHealth, planDownload } from '../../core/large-object.js';
+import { dloHealth } from '../../core/large-object.js';
 import { parseObjectRef } from '../../core/paths.js';
 import {
   localFileNames,
@@ -13,6 +13,7 @@ import {
 } from '../../core/segments-manifest.js';
 import { type VerifyResult, verifyImage, verifySummary } from '../../core/verify.js';
 import type { Context } from '../context.js';
+import { planFor } from '../plan.js';
 import { startProgress } from '../progress.js';
 import { formatBytes } from '../reporter.js';
 
@@ -102,11 +103,7 @@ async function remoteExpected(
   object: string,
   dir: string | undefined,
 ): Promise<SegmentsManifest> {
-  const plan = await planDownload(ctx.client(), container, object, {
-    signal: ctx.signal,
-    relistDelayMs: ctx.policy.baseDelayMs * 2,
-  });
-  for (const w of plan.warnings) ctx.reporter.warn(w);
+  const plan = await planFor(ctx, container, object);
   if (dir && plan.info.kind !== 'object' && plan.verification !== 'segments')
     throw new UsageError(
       `the segments of ${container}/${object} cannot be listed: check ${dir} with --offline`,

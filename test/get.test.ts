@@ -44,6 +44,8 @@ beforeEach(async () => {
   em.clearRequests();
 });
 
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
 describe('cfimg get of a DLO', () => {
   it('downloads a DLO of more than 10 segments byte for byte, fetching the segments directly', async () => {
     const out = join(dir, 'img.vhd');

@@ -72,6 +72,13 @@ export interface SwiftClientOptions {
   hooks?: RetryHooks;
 }
 
+/** What a storage request may add to the method and the path. */
+interface RequestExtras {
+  query?: Record<string, string | number | undefined>;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
 export class SwiftClient {
   readonly #opts: SwiftClientOptions;
 
@@ -219,11 +226,7 @@ export class SwiftClient {
     method: 'GET' | 'HEAD',
     container: string,
     object: string | undefined,
-    extra: {
-      query?: Record<string, string | number | undefined>;
-      headers?: Record<string, string>;
-      signal?: AbortSignal;
-    },
+    extra: RequestExtras,
   ): Promise<HttpResponse> {
     let session = await this.#opts.sessions.current();
     for (;;) {
@@ -239,11 +242,7 @@ export class SwiftClient {
     method: 'GET' | 'HEAD',
     container: string,
     object: string | undefined,
-    extra: {
-      query?: Record<string, string | number | undefined>;
-      headers?: Record<string, string>;
-      signal?: AbortSignal;
-    },
+    extra: RequestExtras,
   ): Promise<HttpResponse> {
     const { origin, basePath } = splitUrl(session.storageUrl);
     const signal = extra.signal ?? this.#opts.hooks?.signal;

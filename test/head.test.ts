@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bufferContent, type Content, generatedContent } from '../src/emulator/content.js';
 import { type Emulator, startEmulator } from '../src/emulator/index.js';
 import { runCli } from './support/cli.js';
+import { parseHead } from './support/head-output.js';
 
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
 const REGIONS = 'DFW, ORD, IAD, LON, SYD, HKG';
@@ -40,10 +41,6 @@ function signIn(extra: Record<string, string> = {}): Record<string, string> {
 
 function tokenPosts(server: Emulator = em): number {
   return server.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/tokens')).length;
-}
-
-function lines(text: string): string[] {
-  return text.trimEnd().split('\n');
 }
 
 beforeAll(async () => {
@@ -82,20 +79,16 @@ describe('cfimg head', () => {
     const r = await runCli(['head', 'exports/img.vhd'], { env: direct() });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const [headerBlock = '', summary = ''] = r.stdout.toString().split('\n\n');
-    const headers = headerBlock.split('\n').map((l) => /^([A-Z][A-Za-z-]*):( +)(\S.*)$/.exec(l));
-    expect(headers.every((m) => m !== null)).toBe(true);
-    const valueColumns = new Set(headers.map((m) => (m?.[1]?.length ?? 0) + (m?.[2]?.length ?? 0)));
-    expect(valueColumns.size).toBe(1);
-    const byName = Object.fromEntries(headers.map((m) => [m?.[1], m?.[3]]));
+    const { headers, aligned, summary } = parseHead(r.stdout);
+    expect(aligned).toBe(true);
     const etag = md5(Buffer.from(pieces.map((p) => md5(p)).join('')));
-    expect(byName).toMatchObject({
+    expect(headers).toMatchObject({
       'Content-Length': '3017',
       Etag: `"${etag}"`,
       'X-Object-Manifest': 'exports/img.vhd-',
       'X-Trans-Id': expect.stringMatching(/^tx/),
     });
-    expect(lines(summary)).toEqual([
+    expect(summary).toEqual([
       'size: 3017 bytes (2.9 KiB)',
       `etag: ${etag}`,
       'kind: dynamic large object, segments exports/img.vhd-*',
@@ -107,9 +100,9 @@ describe('cfimg head', () => {
     const r = await runCli(['head', 'images/slo.vhd'], { env: direct() });
     expect(r.code).toBe(0);
     const etag = md5(Buffer.from(sloParts.map((p) => md5(bytesOf(p))).join('')));
-    const text = r.stdout.toString();
-    expect(text).toMatch(/^X-Static-Large-Object: +True$/m);
-    expect(lines(text.split('\n\n')[1] ?? '')).toEqual([
+    const { headers, summary } = parseHead(r.stdout);
+    expect(headers['X-Static-Large-Object']).toBe('True');
+    expect(summary).toEqual([
       'size: 170003 bytes (166.0 KiB)',
       `etag: ${etag}`,
       'kind: static large object',
@@ -119,9 +112,9 @@ describe('cfimg head', () => {
   it('calls a plain object an object, with its MD5 as the ETag', async () => {
     const r = await runCli(['head', 'images/plain.bin'], { env: direct() });
     expect(r.code).toBe(0);
-    const text = r.stdout.toString();
-    expect(text).toMatch(/^Content-Type: +application\/x-test$/m);
-    expect(lines(text.split('\n\n')[1] ?? '')).toEqual([
+    const { headers, summary } = parseHead(r.stdout);
+    expect(headers['Content-Type']).toBe('application/x-test');
+    expect(summary).toEqual([
       'size: 300000 bytes (293.0 KiB)',
       `etag: ${md5(bytesOf(plain))}`,
       'kind: object',

@@ -137,6 +137,25 @@ export function resolveConfig(flags: GlobalFlags, env: Env): Config {
   return config;
 }
 
+/** The flags whose values are secrets, as typed on the command line. */
+const SECRET_FLAGS = ['--api-key', '--password', '--auth-token'];
+
+/**
+ * Every secret given on the command line or in the environment, found before anything is parsed,
+ * so that even a message about a malformed command line (`--retries --api-key KEY` makes KEY an
+ * unknown command) masks them.
+ */
+export function secretsGiven(argv: string[], env: Env): string[] {
+  const found = [env.CF_API_KEY, env.CF_PASSWORD, env.OS_PASSWORD, env.CF_AUTH_TOKEN];
+  found.push(env.OS_AUTH_TOKEN);
+  argv.forEach((arg, i) => {
+    if (SECRET_FLAGS.includes(arg)) found.push(argv[i + 1]);
+    const eq = arg.indexOf('=');
+    if (eq > 0 && SECRET_FLAGS.includes(arg.slice(0, eq))) found.push(arg.slice(eq + 1));
+  });
+  return found.filter((s): s is string => s !== undefined && s !== '');
+}
+
 function checkUrl(option: string, value: string): void {
   let url: URL;
   try {

@@ -13,7 +13,7 @@ import { headCommand } from './commands/head.js';
 import { listCommand } from './commands/list.js';
 import { reassembleCommand } from './commands/reassemble.js';
 import { verifyCommand } from './commands/verify.js';
-import { type Config, ENV_HELP, type GlobalFlags, resolveConfig } from './config.js';
+import { type Config, ENV_HELP, type GlobalFlags, resolveConfig, secretsGiven } from './config.js';
 import { type Context, createContext } from './context.js';
 import { EXIT, EXIT_HELP, exitCodeFor, messageFor } from './exit.js';
 import type { Io } from './reporter.js';
@@ -150,6 +150,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   const onSignal = (signal: NodeJS.Signals) => controller.abort(new InterruptedError(signal));
   const handlers = { SIGINT: () => onSignal('SIGINT'), SIGTERM: () => onSignal('SIGTERM') };
   const redactor = new Redactor();
+  for (const secret of secretsGiven(argv, io.env)) redactor.add(secret);
   let verbose = argv.includes('--verbose') || argv.includes('-v');
   let ctx: Context | undefined;
   process.once('SIGINT', handlers.SIGINT);
@@ -167,7 +168,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     const error = fromCommander(err);
     if (error === undefined) return EXIT.ok;
     const r = ctx?.redactor ?? redactor;
-    io.stderr.write(`${messageFor(error, r, verbose)}\n`);
+    io.stderr.write(`${redactor.redact(messageFor(error, r, verbose))}\n`);
     return exitCodeFor(error);
   } finally {
     process.off('SIGINT', handlers.SIGINT);

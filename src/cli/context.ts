@@ -59,6 +59,10 @@ export function createContext(config: Config, io: Io, signal: AbortSignal): Cont
     };
     let sessions: SessionSource;
     if (config.storageUrl && config.authToken) {
+      if (isCleartextRemote(config.storageUrl))
+        reporter.warn(
+          `${config.storageUrl} is plain http: your token crosses the network unencrypted`,
+        );
       sessions = directSession(config.storageUrl, config.authToken);
     } else {
       if (isCleartextRemote(config.authUrl))

@@ -6,6 +6,7 @@ import { AuthError, CfimgError, ConfigError, TransferError } from './errors.js';
 import { headerValue, parseRetryAfter } from './headers.js';
 import { displayUrl, type Http, splitUrl } from './http.js';
 import { type RetryHooks, type RetryPolicy, StatusError, withRetries } from './retry.js';
+import { certificateProblem } from './tls-errors.js';
 
 /** Who signs in: a username with either an API key or a password. */
 export interface Credentials {
@@ -164,8 +165,9 @@ export async function authenticate(
     if (err instanceof CfimgError) throw err;
     const status = err instanceof StatusError ? err.status : undefined;
     const detail = err instanceof StatusError ? `HTTP ${err.status}` : errorText(err);
+    const tls = certificateProblem(err);
     throw new TransferError(
-      `Identity at ${url} failed after retries: ${detail}`,
+      tls ? `Identity at ${url}: ${tls}` : `Identity at ${url} failed after retries: ${detail}`,
       { method: 'POST', url, ...(status ? { status } : {}) },
       { cause: err },
     );

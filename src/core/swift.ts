@@ -3,7 +3,7 @@
  * Every request goes through one exchange that signs it with the session's token and signs in
  * again once when storage answers 401. Statuses are mapped to errors per operation.
  */
-import { AuthError, CfimgError, NotFoundError, TransferError } from './errors.js';
+import { AuthError, CfimgError, IntegrityError, NotFoundError, TransferError } from './errors.js';
 import {
   headerValue,
   type ManifestRef,
@@ -16,6 +16,7 @@ import { displayUrl, type Http, type HttpResponse, splitUrl } from './http.js';
 import { objectPath, queryString } from './paths.js';
 import { type RetryHooks, type RetryPolicy, StatusError, withRetries } from './retry.js';
 import type { Session, SessionSource } from './session.js';
+import { certificateProblem } from './tls-errors.js';
 
 /** What HEAD tells about an object, raw and interpreted. */
 export interface ObjectInfo {
@@ -255,11 +256,27 @@ export class SwiftClient {
     });
   }
 
-  /** Tells a missing container from a missing object, for a message that names the right one. */
-  async #notFound(container: string, object: string): Promise<NotFoundError> {
+  /**
+   * Tells a missing container from a missing object, for a message that names the right one.
+   * Swift also answers 404 for a DLO whose segment container is gone; the manifest itself
+   * (`?multipart-manifest=get`) is still there and names that container.
+   */
+  async #notFound(container: string, object: string): Promise<CfimgError> {
     const res = await this.#exchange('HEAD', container, undefined, {}).catch(() => undefined);
     await res?.body.dump().catch(() => undefined);
     if (res?.status === 404) return new NotFoundError(`container '${container}' not found`);
+    const query = { 'multipart-manifest': 'get' };
+    const raw = await this.#exchange('HEAD', container, object, { query }).catch(() => undefined);
+    await raw?.body.dump().catch(() => undefined);
+    const manifest =
+      raw?.status === 200
+        ? parseObjectManifest(headerValue(raw.headers, 'x-object-manifest'))
+        : undefined;
+    if (manifest)
+      return new IntegrityError(
+        `${container}/${object} is a DLO manifest whose segment container ` +
+          `'${manifest.container}' does not exist: the image's segments are gone`,
+      );
     return new NotFoundError(`object '${object}' not found in container '${container}'`);
   }
 }
@@ -281,6 +298,8 @@ export function asTransferError(
     );
   }
   if ((err as { name?: string } | null)?.name === 'AbortError') return err;
+  const tls = certificateProblem(err);
+  if (tls) return new TransferError(`${method} ${url}: ${tls}`, { method, url }, { cause: err });
   const code = (err as { code?: unknown } | null)?.code;
   const detail = `${(err as Error)?.message ?? String(err)}${typeof code === 'string' ? ` (${code})` : ''}`;
   return new TransferError(

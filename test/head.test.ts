@@ -61,6 +61,7 @@ beforeAll(async () => {
     em.putObject('health', `odd.vhd-0000${n + 1}`, one(`odd${n}`, size));
   em.putDlo('health', 'odd.vhd', 'health/odd.vhd-');
   em.putDlo('health', 'empty.vhd', 'health/nothing-');
+  em.putDlo('health', 'orphan.vhd', 'gone%20segs/orphan.vhd-');
 });
 
 afterAll(async () => {
@@ -425,6 +426,21 @@ describe('remote health warnings', () => {
       /^size: 0 bytes .*\netag: .*\nkind: dynamic large object, segments health\/nothing-\*\n/m,
     );
     expect(r.stdout.toString()).toMatch(/^segments: 0$/m);
+  });
+
+  it('exits 3 naming a segment container that is gone (Swift answers 404 to the DLO)', async () => {
+    const runs = [
+      ['head', 'health/orphan.vhd'],
+      ['get', 'health/orphan.vhd', '-o', join(tmp, 'x')],
+    ];
+    for (const args of runs) {
+      const r = await runCli(args, { env: direct() });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toBe(
+        "cfimg: health/orphan.vhd is a DLO manifest whose segment container 'gone segs' " +
+          "does not exist: the image's segments are gone\n",
+      );
+    }
   });
 
   it('verify passes a whole copy of an image with a gap but warns, online and offline', async () => {

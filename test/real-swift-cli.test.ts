@@ -398,6 +398,35 @@ async function inParallel(n: number, tasks: (() => Promise<void>)[]): Promise<vo
     });
   });
 
+  describe('a DLO with its segments gone', () => {
+    it('exits 3 naming a segment container that does not exist (Swift answers 404)', async () => {
+      await target.putDlo(scratch, 'orphan.vhd', `${scratch}-gone/orphan.vhd-`);
+      for (const args of [['head'], ['get', '-o', '-']]) {
+        const r = await cli([...args, `${scratch}/orphan.vhd`]);
+        expect(r.code).toBe(3);
+        expect(r.stderr).toBe(
+          `cfimg: ${scratch}/orphan.vhd is a DLO manifest whose segment container ` +
+            `'${scratch}-gone' does not exist: the image's segments are gone\n`,
+        );
+      }
+    });
+
+    it('warns when the prefix matches nothing (Swift serves an empty object)', async () => {
+      await target.putDlo(scratch, 'empty.vhd', `${scratch}/nothing-`);
+      const r = await cli(['head', `${scratch}/empty.vhd`]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(
+        /^cfimg: warning: the manifest prefix 'nothing-' matches no segment/,
+      );
+      expect(parseHead(r.stdout).summary).toEqual([
+        'size: 0 bytes (0 B)',
+        `etag: ${md5(Buffer.alloc(0))}`,
+        `kind: dynamic large object, segments ${scratch}/nothing-*`,
+        'segments: 0',
+      ]);
+    });
+  });
+
   describe('an image that changes on the server during a run', () => {
     /** A small DLO of its own in the scratch container: four segments of SEG bytes. */
     async function smallImage(label: string): Promise<{ name: string; parts: Buffer[] }> {

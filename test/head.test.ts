@@ -374,6 +374,24 @@ describe('cfimg head: the token cache', () => {
     }
   });
 
+  it('is not reused for a password that equals the cached API key', async () => {
+    const twin = await startEmulator({
+      users: [{ username: 'twin', apiKey: 'same', password: 'other' }],
+    });
+    try {
+      twin.putObject('c', 'o', 'x');
+      const env = { CF_AUTH_URL: twin.authUrl, CF_USERNAME: 'twin', XDG_CACHE_HOME: tmp };
+      const key = await runCli(['head', 'c/o'], { env: { ...env, CF_API_KEY: 'same' } });
+      expect(key.code).toBe(0);
+      const password = await runCli(['head', 'c/o'], { env: { ...env, CF_PASSWORD: 'same' } });
+      expect(password.code).toBe(4);
+      expect(password.stderr).toMatch(/^cfimg: Identity refused user 'twin': .*password/);
+      expect(tokenPosts(twin)).toBe(2);
+    } finally {
+      await twin.close();
+    }
+  });
+
   it('drops a token the server refused and caches the new one', async () => {
     await runCli(['head', 'exports/img.vhd'], { env: signIn() });
     em.expireTokens();

@@ -54,7 +54,10 @@ export function identitySession(opts: IdentitySessionOptions): SessionSource {
   const key = tokenCacheKey({
     authUrl: opts.authUrl.replace(/\/+$/, ''),
     username: opts.credentials.username,
-    secret: opts.credentials.apiKey ?? opts.credentials.password ?? '',
+    // The kind too: a password that happens to equal the API key is still another credential.
+    secret: opts.credentials.apiKey
+      ? `apiKey:${opts.credentials.apiKey}`
+      : `password:${opts.credentials.password ?? ''}`,
     region: opts.region ?? '',
     snet: opts.snet,
   });

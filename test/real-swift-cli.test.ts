@@ -183,20 +183,26 @@ async function inParallel(n: number, tasks: (() => Promise<void>)[]): Promise<vo
       expect(container.stderr).toBe(`cfimg: container '${box}-nosuch' not found\n`);
     });
 
+    it('signs in once, then reuses the cached token; a password works like the key', async () => {
+      const signIns = () => proxy.requests.filter((q) => q.path === '/auth/v1.0').length;
+      const as = (secret: string[]) =>
+        runCli(
+          ['--auth-url', front.url, '--username', real.user, ...secret, 'head', `${box}/${dlo}`],
+          { env: { XDG_CACHE_HOME: tmp } },
+        );
+      expect((await as(['--api-key', real.key])).code).toBe(0);
+      expect(signIns()).toBe(1);
+      expect((await as(['--api-key', real.key])).code).toBe(0);
+      expect(signIns()).toBe(1);
+      const password = await as(['--password', real.key]);
+      expect(password.code).toBe(0);
+      expect(parseHead(password.stdout).summary).toContain(`segments: ${COUNT}`);
+      expect(signIns()).toBe(2);
+    });
+
     it('exits 4 with one line when the API key is wrong', async () => {
-      const r = await runCli(
-        [
-          '--auth-url',
-          front.url,
-          '--username',
-          real.user,
-          '--api-key',
-          'wrong',
-          'head',
-          `${box}/${dlo}`,
-        ],
-        { env: { XDG_CACHE_HOME: tmp } },
-      );
+      const args = ['--username', real.user, '--api-key', 'wrong', 'head', `${box}/${dlo}`];
+      const r = await runCli(['--auth-url', front.url, ...args], { env: { XDG_CACHE_HOME: tmp } });
       expect(r.code).toBe(4);
       expect(r.stderr).toBe(
         `cfimg: Identity refused user '${real.user}': ` +

@@ -135,15 +135,14 @@ export async function resumableState(
   dir: string,
   plan: JoinPlan,
 ): Promise<JoinState | undefined> {
-  const state = await readFile(statePath, 'utf8').then(
-    (text) => JSON.parse(text) as Partial<JoinState>,
-    () => undefined,
-  );
+  const state = await readFile(statePath, 'utf8').then(parseRecord, () => undefined);
   const partSize = await stat(part).then(
     (s) => s.size,
     () => undefined,
   );
   if (state?.version !== 1 || state.dir !== dir || !Array.isArray(state.pieces)) return undefined;
+  if (!state.pieces.every((p) => typeof p?.file === 'string' && Number.isSafeInteger(p.bytes)))
+    return undefined;
   const { pieces, done, bytes } = state;
   const doneBytes = pieces.slice(0, done).reduce((n, p) => n + p.bytes, 0);
   if (!Number.isInteger(done) || doneBytes !== bytes || (partSize ?? -1) < bytes) return undefined;
@@ -152,4 +151,13 @@ export async function resumableState(
     ? key(pieces) === key(plan.pieces)
     : key(pieces) === key(plan.pieces) || key(pieces.slice(done)) === key(plan.pieces);
   return same ? (state as JoinState) : undefined;
+}
+
+/** A record's JSON, or undefined for garbage: a damaged record is not trusted, never a crash. */
+function parseRecord(text: string): Partial<JoinState> | undefined {
+  try {
+    return JSON.parse(text) as Partial<JoinState>;
+  } catch {
+    return undefined;
+  }
 }

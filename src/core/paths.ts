@@ -22,6 +22,7 @@ export function parseObjectRef(text: string): ObjectRef {
     );
   }
   checkName(container, 'container');
+  checkName(object, 'object');
   return { container, object };
 }
 
@@ -34,8 +35,15 @@ export function parseContainer(text: string): string {
   return text;
 }
 
+/** A UTF-16 surrogate without its pair: what some decoders make of a byte that is not UTF-8. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Refuses a name typed on the command line that cannot be the UTF-8 name Swift stores: a NUL, or
+ * U+FFFD and lone surrogates, which is what a byte that is not UTF-8 turns into in argv.
+ */
 function checkName(name: string, what: string): void {
-  if (name.includes('\u0000') || name.includes('\ufffd')) {
+  if (name.includes('\u0000') || name.includes('\ufffd') || LONE_SURROGATE.test(name)) {
     throw new UsageError(`the ${what} name holds a NUL or a byte that is not UTF-8: check it`);
   }
 }
@@ -43,7 +51,17 @@ function checkName(name: string, what: string): void {
 /** Percent-encodes one path part; `.` and `..` are encoded so no client or proxy folds them. */
 export function encodePart(part: string): string {
   if (part === '.' || part === '..') return part.replaceAll('.', '%2E');
-  return encodeURIComponent(part);
+  if (!LONE_SURROGATE.test(part)) return encodeURIComponent(part);
+  // encodeURIComponent throws on a lone surrogate (a listing may hold one): send its WTF-8 bytes.
+  let out = '';
+  for (const char of part) {
+    const code = char.codePointAt(0) ?? 0;
+    if (code < 0xd800 || code > 0xdfff) out += encodeURIComponent(char);
+    else
+      for (const byte of [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)])
+        out += `%${byte.toString(16).toUpperCase()}`;
+  }
+  return out;
 }
 
 /** The path below the storage URL for a container, or an object in it. */

@@ -99,6 +99,14 @@ export function intOption(
 
 /** Resolves flags and environment into a Config; `env` is process.env in production. */
 export function resolveConfig(flags: GlobalFlags, env: Env): Config {
+  for (const [name, value] of Object.entries(flags)) {
+    // An empty value on the command line is a mistake (an unset variable in a script, say):
+    // falling back to the environment or the default would hide it.
+    if (value === '') {
+      const option = `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      throw new UsageError(`${option} is empty: give a value, or leave the option out`);
+    }
+  }
   const apiKey = pick(flags.apiKey, env.CF_API_KEY);
   const password = pick(flags.password, env.CF_PASSWORD, env.OS_PASSWORD);
   const storageUrl = pick(flags.storageUrl, env.CF_STORAGE_URL, env.OS_STORAGE_URL);

@@ -66,7 +66,9 @@ export function messageFor(err: unknown, redactor: Redactor, verbose: boolean): 
   const known = err instanceof CfimgError || err instanceof StepFailedError;
   let line = `cfimg: ${known ? '' : 'unexpected error: '}${text.split('\n')[0]}`;
   if (!known && !verbose) line += ' (run with --verbose for details)';
-  if (verbose && err instanceof Error && err.stack) {
+  // A usage error's stack shows only where cfimg parsed the command line.
+  const usage = err instanceof CfimgError && (err.code === 'E_USAGE' || err.code === 'E_CONFIG');
+  if (verbose && !usage && err instanceof Error && err.stack) {
     line += `\n${err.stack}`;
     let cause = err.cause;
     while (cause instanceof Error) {

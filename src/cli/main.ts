@@ -184,7 +184,7 @@ function fromCommander(err: unknown): unknown {
     return undefined;
   if (err.code === 'commander.executeSubCommandAsync') return undefined;
   const text = err.message.replace(/^error: /, '');
-  const hint = err.code === 'commander.unknownCommand' ? '' : ' (see cfimg --help)';
+  const hint = /Did you mean/.test(text) ? '' : ' (see cfimg --help)';
   return new UsageError(`${text}${hint}`);
 }
 

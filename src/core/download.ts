@@ -75,6 +75,10 @@ async function loadResume(
     (s) => s.size,
     () => undefined,
   );
+  if (!state && partSize !== undefined && (await stat(statePath).catch(() => undefined)))
+    opts.events?.onWarning?.(
+      `the record of the partial download ${statePath} cannot be used (it is damaged): starting over`,
+    );
   if (!state || partSize === undefined) return undefined;
   if (!sameDownload(state, plan) || partSize !== plan.size) {
     opts.events?.onWarning?.(

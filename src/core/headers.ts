@@ -37,6 +37,9 @@ export function parseContentRange(value: string | undefined): ContentRange | und
     if (range.end < range.start) return undefined;
   }
   if (m[3] !== undefined && m[3] !== '*') range.size = Number(m[3]);
+  // A range must lie inside the representation (RFC 9110 14.4): `bytes 0-10/5` is broken.
+  if (range.end !== undefined && range.size !== undefined && range.end >= range.size)
+    return undefined;
   const values = [range.start, range.end, range.size].filter((v) => v !== undefined);
   return values.every((v) => Number.isSafeInteger(v)) ? range : undefined;
 }

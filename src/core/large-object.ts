@@ -247,8 +247,9 @@ export function parseSloRange(
 ): { start: number; end: number } | undefined {
   const m = /^(\d*)-(\d*)$/.exec(text.trim());
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  if (m[1] === '') return { start: Math.max(0, size - Number(m[2])), end: size - 1 };
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  return end >= start ? { start, end } : undefined;
+  const suffix = m[1] === '';
+  const start = suffix ? Math.max(0, size - Number(m[2])) : Number(m[1]);
+  const end = suffix || m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  // `-0`, a start past the end, or a segment of 0 bytes: no byte is selected.
+  return end >= start && start >= 0 ? { start, end } : undefined;
 }

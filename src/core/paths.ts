@@ -84,3 +84,18 @@ export function baseName(object: string): string {
   const parts = object.split('/').filter((p) => p !== '');
   return parts.at(-1) ?? object;
 }
+
+/**
+ * The file `get` writes when no -o is given: the object's base name, which must name a file in
+ * the current directory. `.`, `..` and names that are only slashes name none (`..` would be the
+ * parent directory), so they are refused with the fix.
+ */
+export function defaultFileName(object: string): string {
+  const name = baseName(object);
+  if (name === '.' || name === '..' || name.includes('/') || name.includes('\u0000')) {
+    throw new UsageError(
+      `the object name ${JSON.stringify(object)} gives no file name: choose one with -o FILE`,
+    );
+  }
+  return name;
+}

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { type DownloadResult, downloadToFile, downloadToStream } from '../../core/download.js';
 import { InterruptedError } from '../../core/errors.js';
-import { baseName, parseObjectRef } from '../../core/paths.js';
+import { defaultFileName, parseObjectRef } from '../../core/paths.js';
 import type { Context } from '../context.js';
 import { planFor } from '../plan.js';
 import { startProgress } from '../progress.js';
@@ -17,7 +17,7 @@ export interface GetFlags {
 export async function getCommand(ctx: Context, ref: string, flags: GetFlags): Promise<void> {
   const { container, object } = parseObjectRef(ref);
   const toStdout = flags.output === '-';
-  const target = toStdout ? '-' : resolve(ctx.io.cwd, flags.output ?? baseName(object));
+  const target = toStdout ? '-' : resolve(ctx.io.cwd, flags.output ?? defaultFileName(object));
   const client = ctx.client();
   const plan = await planFor(ctx, container, object);
 

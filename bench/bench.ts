@@ -20,6 +20,7 @@ import {
   cfimgPipeMd5,
   curlDlo,
   curlSegments,
+  curlSegmentsMd5,
   type Job,
   rclone,
   swiftCli,
@@ -53,6 +54,7 @@ const jobs: Job[] = [
   rclone,
   curlDlo,
   curlSegments,
+  curlSegmentsMd5,
 ];
 const bigJobs: Job[] = [cfimgFile, cfimgPipeCount];
 
@@ -100,7 +102,7 @@ async function runRound(
       if (!samples.has(name)) samples.set(name, []);
       (samples.get(name) as Sample[]).push(sample);
       process.stderr.write(
-        `bench: round ${round + 1} ${name}: ${sample.seconds.toFixed(2)} s, ${sample.rssMiB.toFixed(0)} MiB, ${sample.cpuSeconds.toFixed(2)} CPU s\n`,
+        `bench: round ${round + 1} ${name}: ${sample.seconds.toFixed(2)} s, ${sample.rssMiB.toFixed(0)} MiB, ${sample.cpuSeconds.toFixed(2)} CPU s, server ${sample.serverCpuSeconds.toFixed(2)} CPU s\n`,
       );
     }
   }
@@ -125,6 +127,7 @@ async function main(): Promise<void> {
     v1,
     grant,
     env: { ...process.env, XDG_CACHE_HOME: join(cacheDir, 'xdg') },
+    saioDir: process.env.CFIMG_SAIO_DIR ?? '/tmp/cfimg-saio',
   };
   process.chdir(root);
 

@@ -34,6 +34,8 @@ export interface BenchImage {
   size: number;
   etag: string;
   md5: string;
+  /** The listing's MD5 of each segment, in order. */
+  segmentMd5s: string[];
 }
 
 export interface ImageSpec {
@@ -67,7 +69,7 @@ function imageUuid(spec: ImageSpec): string {
     .join('-');
 }
 
-function describe(spec: ImageSpec): Omit<BenchImage, 'etag' | 'md5'> {
+function describe(spec: ImageSpec): Omit<BenchImage, 'etag' | 'md5' | 'segmentMd5s'> {
   const object = `${imageUuid(spec)}.vhd`;
   const segments = Array.from(
     { length: spec.segments },
@@ -133,7 +135,17 @@ async function headEtag(grant: Grant, name: string): Promise<string | undefined>
   return res.statusCode === 200 && typeof etag === 'string' ? etag.replace(/"/g, '') : undefined;
 }
 
-async function uploadImage(grant: Grant, spec: ImageSpec, image: Omit<BenchImage, 'md5'>) {
+/** The listing's hashes of the objects under `prefix`, in name order. */
+async function listedMd5s(grant: Grant, prefix: string): Promise<string[]> {
+  const query = `format=json&prefix=${encodeURIComponent(prefix)}`;
+  const res = await request(`${grant.storageUrl}/${CONTAINER}?${query}`, {
+    headers: { 'x-auth-token': grant.token },
+  });
+  const items = (await res.body.json()) as { hash: string }[];
+  return items.map((item) => item.hash);
+}
+
+async function uploadImage(grant: Grant, spec: ImageSpec, image: BenchImage) {
   const container = await request(`${grant.storageUrl}/${CONTAINER}`, {
     method: 'PUT',
     headers: { 'x-auth-token': grant.token },
@@ -175,7 +187,7 @@ export async function ensureImage(grant: Grant, spec: ImageSpec, cacheDir: strin
         const h = expectedHashes(spec);
         return { md5: h.md5, etag: compositeEtag(h.segments.map((hash) => ({ hash }))) };
       })();
-  const image: BenchImage = { ...base, ...hashes };
+  const image: BenchImage = { ...base, ...hashes, segmentMd5s: [] };
   if ((await headEtag(grant, image.object)) !== image.etag) {
     process.stderr.write(`bench: uploading ${image.label} (${image.object})\n`);
     await uploadImage(grant, spec, image);
@@ -183,6 +195,7 @@ export async function ensureImage(grant: Grant, spec: ImageSpec, cacheDir: strin
     if (now !== image.etag)
       throw new Error(`uploaded ${image.object} but its ETag is ${now}, not ${image.etag}`);
   }
+  image.segmentMd5s = await listedMd5s(grant, `${image.object}-`);
   await mkdir(cacheDir, { recursive: true });
   await writeFile(cacheFile, `${JSON.stringify(image, null, 2)}\n`);
   return image;

@@ -3,7 +3,7 @@
  * (`/usr/bin/time -v`), which wraps the process whose resources the row reports.
  */
 import { spawn } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 
 /** What one run cost. */
 export interface Sample {
@@ -12,6 +12,32 @@ export interface Sample {
   rssMiB: number;
   /** User plus system CPU seconds of the measured process and its children. */
   cpuSeconds: number;
+  /** CPU seconds the Swift servers spent meanwhile (all their clients', on a shared bed). */
+  serverCpuSeconds: number;
+}
+
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds used so far by the test bed's Swift servers: the processes whose command line
+ * names a config in `<state>/etc/` (every server and its workers, ended children included).
+ */
+export async function serverCpu(stateDir: string): Promise<number> {
+  let ticks = 0;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmdline.includes(`${stateDir}/etc/`)) continue;
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime, stime, and cutime, cstime: a child that ended moves its time to its parent
+      ticks += [11, 12, 13, 14].reduce((n, i) => n + Number(fields[i]), 0);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
 }
 
 /** Quotes a word for `sh`. */
@@ -50,7 +76,9 @@ export function run(
 }
 
 /** Peak RSS (MiB) and user+sys seconds from a `time -v` report. */
-export async function readStats(statsFile: string): Promise<Omit<Sample, 'seconds'>> {
+export async function readStats(
+  statsFile: string,
+): Promise<Omit<Sample, 'seconds' | 'serverCpuSeconds'>> {
   const text = await readFile(statsFile, 'utf8');
   await rm(statsFile, { force: true });
   const num = (label: string) => {

@@ -11,6 +11,7 @@ export interface Summary {
   seconds: number;
   rssMiB: number;
   cpuSeconds: number;
+  serverCpuSeconds: number;
 }
 
 export const CFIMG = 'cfimg get -o FILE';
@@ -24,6 +25,7 @@ export function summarize(samples: Samples, bytesOf: (row: string) => number): S
     seconds: median(list.map((s) => s.seconds)),
     rssMiB: Math.max(...list.map((s) => s.rssMiB)),
     cpuSeconds: median(list.map((s) => s.cpuSeconds)),
+    serverCpuSeconds: median(list.map((s) => s.serverCpuSeconds)),
   }));
 }
 
@@ -33,15 +35,15 @@ const f = (n: number, digits = 2) => n.toFixed(digits);
 export function table(rows: Summary[]): string {
   const cfimg = rows.find((r) => r.row === CFIMG);
   const lines = [
-    '| row | median s | MiB/s | peak RSS MiB | CPU s (user+sys) | cfimg ÷ row |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| row | median s | MiB/s | peak RSS MiB | CPU s | server CPU s | cfimg ÷ row |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     const sameSize = cfimg && cfimg.bytes === r.bytes;
     const ratio = sameSize ? f(cfimg.seconds / r.seconds) : '';
     const rate = r.bytes / 2 ** 20 / r.seconds;
     lines.push(
-      `| ${r.row} | ${f(r.seconds)} | ${f(rate, 0)} | ${f(r.rssMiB, 0)} | ${f(r.cpuSeconds)} | ${ratio} |`,
+      `| ${r.row} | ${f(r.seconds)} | ${f(rate, 0)} | ${f(r.rssMiB, 0)} | ${f(r.cpuSeconds)} | ${f(r.serverCpuSeconds)} | ${ratio} |`,
     );
   }
   return lines.join('\n');
@@ -49,7 +51,10 @@ export function table(rows: Summary[]): string {
 
 /** Every sample, by round, so a reader can see the noise behind the medians. */
 export function raw(samples: Samples): string {
-  const lines = ['| row | round | s | RSS MiB | CPU s |', '| --- | ---: | ---: | ---: | ---: |'];
+  const lines = [
+    '| row | round | s | RSS MiB | CPU s | server CPU s |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
   for (const [row, list] of samples) {
     list.forEach((s, i) => {
       lines.push(

@@ -5,7 +5,7 @@
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BenchImage, CONTAINER, type Grant, objectUrl } from './images.js';
-import { readStats, run, type Sample, sh, timed } from './measure.js';
+import { readStats, run, type Sample, serverCpu, sh, timed } from './measure.js';
 
 export interface BenchContext {
   /** The project root: `node bin/cfimg.js` runs from here. */
@@ -19,6 +19,8 @@ export interface BenchContext {
   grant: Grant;
   /** Environment of every command (the cfimg token cache lives in the bench cache). */
   env: NodeJS.ProcessEnv;
+  /** The test bed's state directory, to find its server processes. */
+  saioDir: string;
 }
 
 /** One timed job; it may yield several rows (the cfimg file is then hashed by md5sum). */
@@ -30,10 +32,25 @@ export interface Job {
 /** Debian's swift CLI needs the system python, not the pyenv one first on PATH. */
 const SYSTEM_PATH = '/usr/bin:/bin';
 
+/**
+ * Runs the script that `script(statsFile)` builds (it puts `time -v -o statsFile` before the
+ * process to report) and measures wall time and the servers' CPU around it.
+ */
+async function measured(
+  ctx: BenchContext,
+  script: (statsFile: string) => string,
+  env: NodeJS.ProcessEnv = ctx.env,
+): Promise<{ sample: Sample; stdout: string }> {
+  const stats = join(ctx.work, 'run.time');
+  const before = await serverCpu(ctx.saioDir);
+  const { stdout, seconds } = await run(script(stats), env);
+  const serverCpuSeconds = (await serverCpu(ctx.saioDir)) - before;
+  return { stdout, sample: { ...(await readStats(stats)), seconds, serverCpuSeconds } };
+}
+
 async function md5Of(ctx: BenchContext, file: string): Promise<Sample & { md5: string }> {
-  const stats = join(ctx.work, 'md5sum.time');
-  const { stdout, seconds } = await run(timed(stats, `md5sum ${sh(file)}`), ctx.env);
-  return { ...(await readStats(stats)), seconds, md5: stdout.split(' ')[0] ?? '' };
+  const { stdout, sample } = await measured(ctx, (stats) => timed(stats, `md5sum ${sh(file)}`));
+  return { ...sample, md5: stdout.split(' ')[0] ?? '' };
 }
 
 /** Size and MD5 of a tool's output file; throws when they are not the image's; removes it. */
@@ -59,10 +76,8 @@ async function fileJob(
   env: NodeJS.ProcessEnv = ctx.env,
 ): Promise<{ sample: Sample; md5sum: Sample }> {
   const file = join(ctx.work, `${who.replace(/\W+/g, '-')}.out`);
-  const stats = join(ctx.work, 'tool.time');
   await rm(file, { force: true });
-  const { seconds } = await run(timed(stats, command(file)), env);
-  const sample = { ...(await readStats(stats)), seconds };
+  const { sample } = await measured(ctx, (stats) => timed(stats, command(file)), env);
   const md5sum = await checkFile(ctx, image, file, who);
   return { sample, md5sum };
 }
@@ -94,10 +109,11 @@ function cfimgPipe(sink: 'md5sum' | 'wc -c'): Job {
   return {
     name: `cfimg get -o - | ${sink}`,
     async run(ctx, image) {
-      const stats = join(ctx.work, 'pipe.time');
-      const script = `set -o pipefail 2>/dev/null; ${timed(stats, `${cfimgArgs(ctx, image)} -o -`)} | ${sink}`;
-      const { stdout, seconds } = await run(`bash -c ${sh(script)}`, ctx.env);
-      const sample = { ...(await readStats(stats)), seconds };
+      const cfimg = `${cfimgArgs(ctx, image)} -o -`;
+      const { stdout, sample } = await measured(ctx, (stats) => {
+        const script = `set -o pipefail; ${timed(stats, cfimg)} | ${sink}`;
+        return `bash -c ${sh(script)}`;
+      });
       const got = stdout.trim().split(/\s+/)[0];
       const want = sink === 'md5sum' ? image.md5 : String(image.size);
       if (got !== want) throw new Error(`${this.name}: got ${got}, expected ${want}`);
@@ -174,15 +190,39 @@ export const curlSegments: Job = {
       const urls = mine.map((s) => `-o /dev/null ${sh(objectUrl(ctx.grant, s))}`).join(' ');
       return `${curlToken(ctx)} -w '%{size_download}\\n' ${urls} &`;
     });
-    const stats = join(ctx.work, 'curls.time');
-    const script = timed(stats, `sh -c ${sh(`${lanes.join(' ')} wait`)}`);
-    const { stdout, seconds } = await run(script, ctx.env);
+    const { stdout, sample } = await measured(ctx, (stats) =>
+      timed(stats, `sh -c ${sh(`${lanes.join(' ')} wait`)}`),
+    );
     const bytes = stdout
       .split('\n')
       .filter(Boolean)
       .reduce((n, line) => n + Number(line), 0);
     if (bytes !== image.size)
       throw new Error(`${this.name}: ${bytes} bytes, expected ${image.size}`);
-    return { [this.name]: { ...(await readStats(stats)), seconds } };
+    return { [this.name]: sample };
+  },
+};
+
+/**
+ * The verified floor: the same 4 lanes, each segment piped through md5sum and compared with the
+ * listing. What any verifying client must at least pay on this machine: the server plus MD5.
+ */
+export const curlSegmentsMd5: Job = {
+  name: '4 curls | md5sum per segment (floor)',
+  async run(ctx, image) {
+    const lanes = [0, 1, 2, 3].map((lane) => {
+      const mine = image.segments.filter((_, i) => i % 4 === lane);
+      const urls = mine.map((s) => sh(objectUrl(ctx.grant, s))).join(' ');
+      return `(for u in ${urls}; do ${curlToken(ctx)} "$u" | md5sum; done > lane${lane}) &`;
+    });
+    const script = `cd ${sh(ctx.work)}; ${lanes.join(' ')} wait; cat lane0 lane1 lane2 lane3`;
+    const { stdout, sample } = await measured(ctx, (stats) => timed(stats, `sh -c ${sh(script)}`));
+    const got = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' ')[0]);
+    const want = [0, 1, 2, 3].flatMap((lane) => image.segmentMd5s.filter((_, i) => i % 4 === lane));
+    if (got.join() !== want.join()) throw new Error(`${this.name}: segment MD5s differ`);
+    return { [this.name]: sample };
   },
 };

@@ -329,11 +329,18 @@ export function parseListing(doc: unknown): ListingItem[] {
       url: 'listing',
     });
   const items: ListingItem[] = [];
-  for (const raw of doc as Record<string, unknown>[]) {
+  for (const [i, raw] of (doc as Record<string, unknown>[]).entries()) {
     if (typeof raw?.name !== 'string') continue;
+    // The sizes lay the segments out in the image and no ETag covers them: a size that is not
+    // a whole number of bytes makes the page unusable, not a record to guess at.
+    if (!isByteCount(raw.bytes))
+      throw new TransferError(`listing record ${i + 1} (${raw.name}) has no valid size`, {
+        method: 'GET',
+        url: 'listing',
+      });
     items.push({
       name: raw.name,
-      bytes: typeof raw.bytes === 'number' ? raw.bytes : Number(raw.bytes ?? 0),
+      bytes: raw.bytes,
       hash: typeof raw.hash === 'string' ? raw.hash.toLowerCase() : '',
       content_type: typeof raw.content_type === 'string' ? raw.content_type : '',
       last_modified: typeof raw.last_modified === 'string' ? raw.last_modified : '',
@@ -353,7 +360,7 @@ export function parseSloManifest(doc: unknown): SloEntry[] {
   return (doc as Record<string, unknown>[]).map((raw, i) => {
     const name = typeof raw?.name === 'string' ? raw.name.replace(/^\//, '') : '';
     const slash = name.indexOf('/');
-    if (slash <= 0 || typeof raw.hash !== 'string' || typeof raw.bytes !== 'number') {
+    if (slash <= 0 || typeof raw.hash !== 'string' || !isByteCount(raw.bytes)) {
       throw new TransferError(`SLO manifest entry ${i + 1} is malformed`, {
         method: 'GET',
         url: 'manifest',
@@ -367,4 +374,8 @@ export function parseSloManifest(doc: unknown): SloEntry[] {
       ...(typeof raw.range === 'string' ? { range: raw.range } : {}),
     };
   });
+}
+
+function isByteCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { InterruptedError, UsageError } from '../core/errors.js';
+import { localError } from '../core/local-io.js';
 import { Redactor } from '../core/redact.js';
 import { type DemoFlags, demoCommand } from './commands/demo.js';
 import { getCommand } from './commands/get.js';
@@ -155,6 +156,13 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   let ctx: Context | undefined;
   process.once('SIGINT', handlers.SIGINT);
   process.once('SIGTERM', handlers.SIGTERM);
+  // A reader that goes away (`cfimg list c | head -1`) makes stdout emit EPIPE; unheard, that
+  // would crash with a stack trace. It ends the run with one line instead.
+  let outputError: unknown;
+  const onOutputError = (err: unknown) => {
+    outputError ??= localError(err, 'standard output');
+  };
+  io.stdout.on('error', onOutputError);
   try {
     const program = buildProgram(io, async (fn, flags, args) => {
       const config: Config = resolveConfig(flags, io.env);
@@ -163,6 +171,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       await fn(ctx, ...(args as never[]));
     });
     await program.parseAsync(argv);
+    await flushed(io.stdout);
+    if (outputError) throw outputError;
     return EXIT.ok;
   } catch (err) {
     const error = fromCommander(err);
@@ -173,8 +183,17 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   } finally {
     process.off('SIGINT', handlers.SIGINT);
     process.off('SIGTERM', handlers.SIGTERM);
+    io.stdout.off('error', onOutputError);
     await (ctx as Context | undefined)?.close().catch(() => undefined);
   }
+}
+
+/** Resolves once what was written to `out` has gone (or failed to go) to the reader. */
+function flushed(out: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    if ((out as { destroyed?: boolean }).destroyed) resolve();
+    else out.write('', () => resolve());
+  });
 }
 
 /** Commander's own exits: help and version are success, parse errors are usage errors. */
@@ -189,5 +208,7 @@ function fromCommander(err: unknown): unknown {
 }
 
 function processIo(): Io {
+  // Errors after the run has ended (a last write flushed to a closed pipe) change nothing.
+  if (process.stdout.listenerCount('error') === 0) process.stdout.on('error', () => undefined);
   return { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
 }

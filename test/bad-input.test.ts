@@ -5,7 +5,7 @@
  * documented exit code and exactly one line on stderr naming the problem and the fix, with no
  * stack trace, and leaves every file that was there before byte for byte as it was.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -557,5 +557,31 @@ describe('garbage in cfimg state files', () => {
     expect(r.code).toBe(0);
     expect(sha256(await readFile(join(dir, 'out')))).toBe(imageSha);
     await expect(stat(join(dir, 'out.part.join.json'))).rejects.toThrow();
+  });
+});
+
+describe('a reader that goes away (the real binary)', () => {
+  it.each([
+    [['list', 'exports']],
+    [['list', '--full', 'exports']],
+    [['head', REF]],
+    [['--json', 'head', REF]],
+    [['get', REF, '-o', '-']],
+  ])('%j exits 1 with one line, no crash, when stdout is closed', async (args) => {
+    const bin = join(process.cwd(), 'bin', 'cfimg.js');
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { PATH: process.env.PATH, ...envOf() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect({ code, lines: stderr.trimEnd().split('\n') }).toEqual({
+      code: 1,
+      lines: ['cfimg: writing standard output: the output pipe was closed by the reader'],
+    });
   });
 });

@@ -321,7 +321,10 @@ describe('TLS', () => {
   });
 
   it('skips verification only with --insecure, and warns', async () => {
-    const r = await runCli(['--insecure', 'head', 'exports/img.vhd'], { env: tlsEnv(), cwd: work });
+    const r = await runCli(['--insecure', '--quiet', 'head', 'exports/img.vhd'], {
+      env: tlsEnv(),
+      cwd: work,
+    });
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^cfimg: warning: --insecure: TLS certificates are not verified/m);
   });
@@ -359,6 +362,19 @@ describe('the real binary', () => {
     );
     expect(ok.code).toBe(0);
     await expectNoSecret(ok);
+  });
+});
+
+describe('dependencies', () => {
+  it('are only the five runtime packages cfimg needs', async () => {
+    const pkg = JSON.parse(await readFile(join(process.cwd(), 'package.json'), 'utf8'));
+    expect(Object.keys(pkg.dependencies).sort()).toEqual([
+      'chalk',
+      'cli-progress',
+      'commander',
+      'p-retry',
+      'undici',
+    ]);
   });
 });
 

@@ -137,7 +137,9 @@ export class FaultProxy {
       const burst = this.#burst;
       burst.left -= 1;
       if (burst.left <= 0) this.#burst = undefined;
-      return burst.status === 503 ? 'burst503' : 'burst429';
+      const kind = burst.status === 503 ? 'burst503' : 'burst429';
+      this.count(kind);
+      return kind;
     }
     const rng = this.#rng(req, 'decide');
     if (!rng.chance(faults.rate)) return undefined;

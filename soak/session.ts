@@ -12,6 +12,7 @@ import {
   checkImageFile,
   checkSegmentDir,
   type Outcome,
+  sha256File,
   verifiedSegmentBytes,
 } from './invariants.js';
 import type { FaultKind, FaultProxy } from './proxy.js';
@@ -45,6 +46,9 @@ export interface RunRecord {
   resume?: { outcome: Outcome; fetched: number; left: number; full: number };
 }
 
+/** cfimg's --retries in the soak (soak.ts passes it). */
+export const RETRIES = 4;
+
 const COMMANDS: Command[] = ['get', 'get', 'get', 'stream', 'get-segments', 'get-segments'];
 
 /** Runs soak run number `run`; every decision comes from the seed and the run number. */
@@ -73,7 +77,7 @@ export async function soakRun(setup: SoakSetup, run: number): Promise<RunRecord>
   if (first.killed) setup.proxy.count(first.killed === 'SIGINT' ? 'sigint' : 'sigkill');
   const injected = setup.proxy.injected;
   await mutated?.();
-  const exit = checkExit(first, injected);
+  const exit = checkExit(first, injected, { stream: command === 'stream', retries: RETRIES });
   const problems = [...exit.problems, ...(await checkResult(setup, command, dir, first))];
   const record: RunRecord = {
     run,
@@ -84,7 +88,12 @@ export async function soakRun(setup: SoakSetup, run: number): Promise<RunRecord>
     problems,
     evidence: problems.length ? [first.stderr] : [],
   };
-  if (first.code !== 0 && command !== 'stream' && !args.localFlip) {
+  if (
+    first.code !== 0 &&
+    command !== 'stream' &&
+    !args.localFlip &&
+    !(await finished(setup, command, dir))
+  ) {
     const before = problems.length;
     const again = await resume(setup, command, dir, args.argv, problems);
     record.resume = again.summary;
@@ -163,17 +172,28 @@ async function checkResult(
 ): Promise<string[]> {
   const ok = r.code === 0;
   const { image } = setup;
-  if (command === 'get') return checkImageFile(join(dir, 'img.vhd'), image, ok);
-  if (command === 'reassemble') return checkImageFile(join(dir, 'out.vhd'), image, ok);
+  const killed = r.killed !== undefined;
+  if (command === 'get') return checkImageFile(join(dir, 'img.vhd'), image, ok, killed);
+  if (command === 'reassemble') return checkImageFile(join(dir, 'out.vhd'), image, ok, killed);
   if (command === 'get-segments') return checkSegmentDir(join(dir, 'segs'), image, ok);
   if (ok && r.stdoutSha256 !== image.sha256) return ['exit 0 but stdout is not byte-identical'];
   return [];
+}
+
+/** Whether a killed get or reassemble had already saved the whole image (nothing to resume). */
+async function finished(setup: SoakSetup, command: Command, dir: string): Promise<boolean> {
+  const file = command === 'get' ? 'img.vhd' : command === 'reassemble' ? 'out.vhd' : undefined;
+  return file !== undefined && (await sha256File(join(dir, file))) === setup.image.sha256;
 }
 
 /** What an earlier run left verified on disk, in bytes. */
 async function keptBytes(setup: SoakSetup, command: Command, dir: string): Promise<number> {
   const { image } = setup;
   if (command === 'get-segments') return verifiedSegmentBytes(join(dir, 'segs'), image);
+  if (command === 'reassemble') {
+    const record = await readFile(join(dir, 'out.vhd.part.join.json'), 'utf8').catch(() => '');
+    return record ? Number(JSON.parse(record).bytes ?? 0) : 0;
+  }
   if (command !== 'get') return 0;
   const state = await readFile(join(dir, 'img.vhd.part.json'), 'utf8').catch(() => '');
   const done: number[] = state ? (JSON.parse(state).done ?? []) : [];
@@ -197,6 +217,8 @@ async function resume(
   const result = await checkResult(setup, command, dir, again);
   problems.push(...result.map((p) => `resumed run: ${p}`));
   if (again.code !== 0) problems.push(`resumed run without faults exited ${again.code}`);
+  if (command === 'reassemble' && kept > 0 && !/continuing: \d+ of \d+ segments/.test(again.stderr))
+    problems.push(`resumed reassemble did not continue from the ${kept} bytes already joined`);
   if (fetched > full - kept)
     problems.push(`resumed run fetched ${fetched} bytes, but only ${full - kept} were left`);
   const summary = { outcome: exit.outcome, fetched, left: full - kept, full };

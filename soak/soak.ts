@@ -14,7 +14,7 @@ import { runChild, snapshotBinary } from './cfimg-child.js';
 import { checkExit, checkSegmentDir } from './invariants.js';
 import { FaultProxy } from './proxy.js';
 import { formatReport, runLine, tally } from './report.js';
-import { type RunRecord, type SoakSetup, soakRun } from './session.js';
+import { RETRIES, type RunRecord, type SoakSetup, soakRun } from './session.js';
 import { type SaioAccount, SwiftAdmin } from './swift-admin.js';
 
 const SEGMENTS = 12;
@@ -76,7 +76,14 @@ async function main(): Promise<number> {
       admin,
       image,
       env: childEnv(workRoot, `${proxy.url}/v2.0`, account),
-      globalArgs: ['--retries', '4', '--timeout', String(TIMEOUT_S), '--concurrency', '4'],
+      globalArgs: [
+        '--retries',
+        String(RETRIES),
+        '--timeout',
+        String(TIMEOUT_S),
+        '--concurrency',
+        '4',
+      ],
       timeoutMs: TIMEOUT_S * 1000,
       pristineDir: join(workRoot, 'pristine'),
       workRoot,

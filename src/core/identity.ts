@@ -5,7 +5,13 @@
 import { AuthError, CfimgError, ConfigError, TransferError } from './errors.js';
 import { headerValue, parseRetryAfter } from './headers.js';
 import { displayUrl, type Http, splitUrl } from './http.js';
-import { type RetryHooks, type RetryPolicy, StatusError, withRetries } from './retry.js';
+import {
+  MalformedBodyError,
+  type RetryHooks,
+  type RetryPolicy,
+  StatusError,
+  withRetries,
+} from './retry.js';
 import { certificateProblem } from './tls-errors.js';
 
 /** Who signs in: a username with either an API key or a password. */
@@ -156,7 +162,7 @@ export async function authenticate(
         ...(hooks.signal ? { signal: hooks.signal } : {}),
       });
       const text = await res.body.text();
-      if (res.status === 200 || res.status === 203) return parseAccess(safeJson(text));
+      if (res.status === 200 || res.status === 203) return accessOf(text);
       throw identityError(res.status, url, creds, headerValue(res.headers, 'retry-after'));
     },
     policy,
@@ -205,11 +211,12 @@ function identityError(
   );
 }
 
-function safeJson(text: string): unknown {
+/** The access document of a 200; one that does not parse was likely damaged on the way. */
+function accessOf(text: string): Access {
   try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+    return parseAccess(JSON.parse(text));
+  } catch (err) {
+    throw new MalformedBodyError((err as Error).message);
   }
 }
 

@@ -24,6 +24,7 @@ const RETRYABLE_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CLOSED',
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'CFIMG_MALFORMED_BODY',
 ]);
 
 /** An HTTP answer that the caller could not use; it carries what the retry policy needs. */
@@ -39,6 +40,16 @@ export class StatusError extends Error {
     this.status = status;
     this.transId = transId;
     this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** A listing, manifest or token document that does not parse: damaged on the way, so retried. */
+export class MalformedBodyError extends Error {
+  readonly code = 'CFIMG_MALFORMED_BODY';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedBodyError';
   }
 }
 

@@ -14,7 +14,13 @@ import {
 } from './headers.js';
 import { displayUrl, type Http, type HttpResponse, splitUrl } from './http.js';
 import { objectPath, queryString } from './paths.js';
-import { type RetryHooks, type RetryPolicy, StatusError, withRetries } from './retry.js';
+import {
+  MalformedBodyError,
+  type RetryHooks,
+  type RetryPolicy,
+  StatusError,
+  withRetries,
+} from './retry.js';
 import type { Session, SessionSource } from './session.js';
 import { certificateProblem } from './tls-errors.js';
 
@@ -128,7 +134,7 @@ export class SwiftClient {
       const query = { format: 'json', prefix: opts.prefix, marker, limit };
       const page = await this.#retried('GET', container, undefined, { query }, async (r) =>
         r.status === 200
-          ? { status: 200, items: parseListing(await r.body.json()) }
+          ? { status: 200, items: await parsed(r, 'the container listing', parseListing) }
           : { status: r.status, items: [] },
       );
       if (page.status === 404) throw new NotFoundError(`container '${container}' not found`);
@@ -151,10 +157,12 @@ export class SwiftClient {
   async sloManifest(container: string, object: string): Promise<SloEntry[]> {
     const query = { 'multipart-manifest': 'get' };
     const doc = await this.#retried('GET', container, object, { query }, async (r) =>
-      r.status === 200 ? { ok: true, json: await r.body.json() } : { ok: false, json: undefined },
+      r.status === 200
+        ? { ok: true, entries: await parsed(r, 'the SLO manifest', parseSloManifest) }
+        : { ok: false, entries: [] },
     );
     if (!doc.ok) throw await this.#notFound(container, object);
-    return parseSloManifest(doc.json);
+    return doc.entries;
   }
 
   /**
@@ -307,6 +315,20 @@ export function asTransferError(
     { method, url },
     { cause: err },
   );
+}
+
+/**
+ * A JSON body read through `parse`. A body that is not JSON, or not the document expected, was
+ * most likely damaged or cut on the way (plain http has no integrity check): another try is
+ * worth it, so it fails as a transient MalformedBodyError, not as a verdict on the object.
+ */
+async function parsed<T>(res: HttpResponse, what: string, parse: (doc: unknown) => T): Promise<T> {
+  const text = await res.body.text();
+  try {
+    return parse(JSON.parse(text));
+  } catch (err) {
+    throw new MalformedBodyError(`${what} is not valid: ${(err as Error).message}`);
+  }
 }
 
 /** All response headers as plain strings, lower-case names. */

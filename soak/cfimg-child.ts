@@ -1,6 +1,6 @@
 /**
  * Runs the real binary (`node bin/cfimg.js`) as a child process, hashing stdout as it streams,
- * and kills it with SIGINT or SIGKILL at a chosen moment: after a delay, or once the proxy has
+ * and kills it with SIGINT, SIGTERM or SIGKILL at a chosen moment: after a delay, or once the proxy has
  * forwarded a number of object bytes. A watchdog kills a run that hangs; that is a violation.
  */
 import { spawn } from 'node:child_process';
@@ -23,8 +23,10 @@ export async function snapshotBinary(dir: string): Promise<void> {
   bin = join(dir, 'bin', 'cfimg.js');
 }
 
+export type KillSignal = 'SIGINT' | 'SIGTERM' | 'SIGKILL';
+
 export interface Kill {
-  signal: 'SIGINT' | 'SIGKILL';
+  signal: KillSignal;
   afterMs?: number;
   afterObjectBytes?: number;
 }
@@ -35,7 +37,7 @@ export interface ChildResult {
   stdoutSha256: string;
   stderr: string;
   /** The signal sent, if it was sent before the child ended. */
-  killed?: 'SIGINT' | 'SIGKILL';
+  killed?: KillSignal;
   hung: boolean;
   ms: number;
 }
@@ -65,7 +67,7 @@ export function runChild(args: string[], opts: ChildOptions): Promise<ChildResul
     stderr += d.toString('utf8');
   });
 
-  const kill = (signal: 'SIGINT' | 'SIGKILL') => {
+  const kill = (signal: KillSignal) => {
     if (exited || killed) return;
     killed = signal;
     child.kill(signal);

@@ -20,6 +20,7 @@ const CAUSES: Record<number, RegExp> = {
   4: /\b401\b|refused|forbidden/,
   6: /failed after \d+ retries/,
   130: /interrupted by SIGINT/,
+  143: /interrupted by SIGTERM/,
 };
 
 /**
@@ -27,6 +28,9 @@ const CAUSES: Record<number, RegExp> = {
  * count until there are enough of them to beat it: a file download fetches a segment whose MD5
  * fails up to 3 times (a stream cannot take bytes back, so one flip ends it), and a request is
  * tried `retries + 1` times. One 401 is absorbed by signing in again; a second one is final.
+ * A listing that no longer parses is fetched again, but a flipped byte inside a segment name
+ * still passes the manifest ETag (it covers hashes, not names): that segment is then "listed
+ * but missing" (exit 3).
  */
 function allowedCodes(
   injected: Map<FaultKind, number>,
@@ -34,8 +38,8 @@ function allowedCodes(
 ): Set<number> {
   const n = (...kinds: FaultKind[]) => kinds.reduce((sum, k) => sum + (injected.get(k) ?? 0), 0);
   const codes = new Set<number>();
-  if (n('replace', 'delete', 'local-flip') > 0 || n('flip') >= (limits.stream ? 1 : 3))
-    codes.add(3);
+  if (n('replace', 'delete', 'local-flip', 'listing-flip') > 0) codes.add(3);
+  if (n('flip') >= (limits.stream ? 1 : 3)) codes.add(3);
   if (n('drop', 'stall', 'burst503', 'burst429') > limits.retries) codes.add(6);
   if (n('unauthorized') >= 2) codes.add(4);
   return codes;
@@ -51,19 +55,19 @@ export function checkExit(
   if (r.hung) problems.push('cfimg hung: killed by the watchdog');
   if (/^\s+at /m.test(r.stderr)) problems.push('a stack trace on stderr');
   if (/unexpected error/.test(r.stderr)) problems.push('an "unexpected error" on stderr');
-  if (r.killed === 'SIGKILL' && r.signal === 'SIGKILL') return { outcome: 'interrupted', problems };
-  // SIGINT before cfimg installed its handler ends node by the signal itself.
-  if (r.killed === 'SIGINT' && r.signal === 'SIGINT') return { outcome: 'interrupted', problems };
+  // A signal before cfimg installed its handlers ends node by the signal itself.
+  if (r.killed && r.signal === r.killed) return { outcome: 'interrupted', problems };
   if (r.code === 0) return { outcome: 'success', problems };
 
   const code = r.code ?? -1;
   const last = r.stderr.trimEnd().split('\n').at(-1) ?? '';
-  const explained = code === 130 ? r.killed === 'SIGINT' : allowedCodes(injected, limits).has(code);
+  const bySignal = { 130: 'SIGINT', 143: 'SIGTERM' }[code];
+  const explained = bySignal ? r.killed === bySignal : allowedCodes(injected, limits).has(code);
   if (!explained)
     problems.push(`exit ${r.code ?? r.signal} is not explained by the faults: ${last}`);
   else if (!CAUSES[code]?.test(last) || !last.startsWith('cfimg: ') || /warning/.test(last))
     problems.push(`exit ${code} without a line naming its cause: ${JSON.stringify(last)}`);
-  return { outcome: code === 130 ? 'interrupted' : 'refusal', problems };
+  return { outcome: bySignal ? 'interrupted' : 'refusal', problems };
 }
 
 export async function sha256File(path: string): Promise<string | undefined> {

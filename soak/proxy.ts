@@ -15,6 +15,7 @@ import { rngFor } from './rng.js';
 export const FAULT_KINDS = [
   'drop',
   'flip',
+  'listing-flip',
   'burst503',
   'burst429',
   'stall',
@@ -22,6 +23,7 @@ export const FAULT_KINDS = [
   'replace',
   'delete',
   'sigint',
+  'sigterm',
   'sigkill',
   'local-flip',
 ] as const;
@@ -45,7 +47,7 @@ const KINDS_BY_CLASS: Record<RequestClass, FaultKind[]> = {
   identity: ['burst503', 'drop', 'stall'],
   tempauth: [],
   head: ['burst503', 'burst429', 'unauthorized', 'drop', 'stall'],
-  listing: ['burst503', 'burst429', 'unauthorized', 'drop', 'stall'],
+  listing: ['burst503', 'burst429', 'unauthorized', 'drop', 'stall', 'listing-flip'],
   object: ['drop', 'flip', 'burst503', 'burst429', 'stall', 'unauthorized', 'drop', 'flip'],
   other: [],
 };
@@ -219,7 +221,8 @@ export class FaultProxy {
       if (stopped) return;
       let chunk = data;
       const end = sent + chunk.length;
-      if (fault?.kind === 'flip' && at >= sent && at < end) {
+      const flips = fault?.kind === 'flip' || fault?.kind === 'listing-flip';
+      if (flips && at >= sent && at < end) {
         chunk = Buffer.from(chunk);
         chunk[at - sent] = (chunk[at - sent] ?? 0) ^ 0xff;
       }

@@ -74,7 +74,7 @@ export async function soakRun(setup: SoakSetup, run: number): Promise<RunRecord>
   if (args.localFlip) setup.proxy.count('local-flip');
 
   const first = await runChild(args.argv, { ...childOpts(setup, dir), ...(kill ? { kill } : {}) });
-  if (first.killed) setup.proxy.count(first.killed === 'SIGINT' ? 'sigint' : 'sigkill');
+  if (first.killed) setup.proxy.count(first.killed.toLowerCase() as FaultKind);
   const injected = setup.proxy.injected;
   await mutated?.();
   const exit = checkExit(first, injected, { stream: command === 'stream', retries: RETRIES });
@@ -123,7 +123,7 @@ async function prepare(setup: SoakSetup, command: Command, dir: string, rng: Rng
 
 function chooseKill(rng: Rng, size: number): Kill | undefined {
   if (!rng.chance(0.3)) return undefined;
-  const signal = rng.chance(0.6) ? 'SIGINT' : 'SIGKILL';
+  const signal = rng.pick(['SIGINT', 'SIGINT', 'SIGINT', 'SIGTERM', 'SIGKILL', 'SIGKILL'] as const);
   return rng.chance(0.5)
     ? { signal, afterMs: rng.int(80, 1500) }
     : { signal, afterObjectBytes: rng.int(1, size - 1) };

@@ -585,3 +585,27 @@ describe('a reader that goes away (the real binary)', () => {
     });
   });
 });
+
+describe('a byte that is not UTF-8 in argv (the real binary)', () => {
+  it('is refused as a usage error, not looked up as another name', async () => {
+    const bin = join(process.cwd(), 'bin', 'cfimg.js');
+    const child = spawn(
+      'bash',
+      ['-c', `exec "$0" "$1" get $'exports/img\\xff.vhd'`, process.execPath, bin],
+      {
+        env: { PATH: process.env.PATH, ...envOf() },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect({ code, lines: stderr.trimEnd().split('\n') }).toEqual({
+      code: 2,
+      lines: ['cfimg: the object name holds a NUL or a byte that is not UTF-8: check it'],
+    });
+    expect(em.requests.filter((r) => r.path.includes('\ufffd'))).toEqual([]);
+  });
+});

@@ -175,7 +175,10 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     if (outputError) throw outputError;
     return EXIT.ok;
   } catch (err) {
-    const error = fromCommander(err);
+    // After SIGINT or SIGTERM, whatever failed (an aborted request: "This operation was
+    // aborted") failed because of the signal: the run was interrupted.
+    const { reason } = controller.signal;
+    const error = reason instanceof InterruptedError ? reason : fromCommander(err);
     if (error === undefined) return EXIT.ok;
     const r = ctx?.redactor ?? redactor;
     io.stderr.write(`${redactor.redact(messageFor(error, r, verbose))}\n`);

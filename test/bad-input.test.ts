@@ -609,3 +609,35 @@ describe('a byte that is not UTF-8 in argv (the real binary)', () => {
     expect(em.requests.filter((r) => r.path.includes('\ufffd'))).toEqual([]);
   });
 });
+
+describe('Ctrl-C before any byte is fetched (the real binary)', () => {
+  it.each<[string, 'POST' | 'HEAD', Env]>([
+    ['while signing in', 'POST', 'identity'],
+    ['while the object is looked up', 'HEAD', 'direct'],
+  ])('%s: exit 130 with one line, not an "unexpected error"', async (_when, method, env) => {
+    em.faults.clear();
+    em.clearRequests();
+    em.faults.add({ match: { method }, action: { stallMs: 20_000 } });
+    const dir = await mkdtemp(join(tmpdir(), 'cfimg-bad-int-'));
+    const bin = join(process.cwd(), 'bin', 'cfimg.js');
+    const child = spawn(process.execPath, [bin, '--no-token-cache', 'get', REF, '-o', 'x.vhd'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, ...envOf(env) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const closed = new Promise((resolve) => child.on('close', resolve));
+    while (!em.requests.some((r) => r.method === method))
+      await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    expect({ code: await closed, lines: stderr.trimEnd().split('\n') }).toEqual({
+      code: 130,
+      lines: ['cfimg: interrupted by SIGINT'],
+    });
+    expect(await readdir(dir)).toEqual([]);
+    em.faults.clear();
+  });
+});

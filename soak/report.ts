@@ -68,7 +68,7 @@ export function formatReport(t: Totals, seed: number, seconds: number): string {
     faults,
     `successes:           ${t.successes} (exit 0, byte-identical)`,
     `correct refusals:    ${t.refusals} (documented exit code, cause named)`,
-    `interrupted:         ${t.interrupted} (SIGINT 130, or SIGKILL)`,
+    `interrupted:         ${t.interrupted} (SIGINT 130, SIGTERM 143, or SIGKILL)`,
     `resumed runs:        ${t.resumes}, fetched ${t.resumedBytes} bytes where ${t.resumeLeftBytes} were left;`,
     `                     ${t.partialResumes} kept verified segments and fetched less than the image`,
     `violations:          ${t.violations.length}`,

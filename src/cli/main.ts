@@ -178,7 +178,12 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     // After SIGINT or SIGTERM, whatever failed (an aborted request: "This operation was
     // aborted") failed because of the signal: the run was interrupted.
     const { reason } = controller.signal;
-    const error = reason instanceof InterruptedError ? reason : fromCommander(err);
+    const error =
+      err instanceof InterruptedError
+        ? err
+        : reason instanceof InterruptedError
+          ? reason
+          : fromCommander(err);
     if (error === undefined) return EXIT.ok;
     const r = ctx?.redactor ?? redactor;
     io.stderr.write(`${redactor.redact(messageFor(error, r, verbose))}\n`);

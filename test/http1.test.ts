@@ -25,6 +25,11 @@ beforeAll(async () => {
     } else if (path === '/stall') {
       res.writeHead(200, { 'content-length': '100' });
       res.write('then nothing');
+    } else if (path === '/pattern') {
+      const body = Buffer.alloc(3 << 20);
+      for (let i = 0; i < body.length; i++) body[i] = i % 251;
+      res.writeHead(200, { 'content-length': String(body.length) });
+      res.end(body);
     } else if (path === '/echo') {
       let body = '';
       req.on('data', (d: Buffer) => {
@@ -86,6 +91,22 @@ describe('Http1Pool', () => {
       body: '{"a":1}',
     });
     expect(await post.body.text()).toBe('POST {"a":1}');
+    http.close();
+  });
+
+  it('lends views of its read buffer to a borrowing consumer, byte for byte', async () => {
+    const http = pool();
+    for (let round = 0; round < 2; round++) {
+      const res = await http.request({ method: 'GET', origin, path: '/pattern', headers: {} });
+      const parts: Buffer[] = [];
+      for await (const view of res.body.borrowed?.() ?? res.body) {
+        parts.push(Buffer.from(view)); // a borrowing consumer copies what it keeps
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const body = Buffer.concat(parts);
+      expect(body.length).toBe(3 << 20);
+      expect(body.every((b, i) => b === i % 251)).toBe(true);
+    }
     http.close();
   });
 

@@ -143,6 +143,7 @@ export async function downloadToFile(
         await fetchPiece(client, segment, (chunk, pos) => writer.add(chunk, pos), {
           policy: opts.policy,
           signal,
+          borrow: true,
           ...(opts.events ? { events: opts.events } : {}),
         });
         await writer.flush();

@@ -31,6 +31,12 @@ export interface Http1Request {
 
 /** The parts of undici's body that cfimg uses, so callers need not know which client ran. */
 export interface ResponseBody extends AsyncIterable<Buffer> {
+  /**
+   * The rest of the body as views of the connection's read buffer, each valid only until the
+   * next one is asked for: no memory is allocated per read, so none is left for the GC. For
+   * consumers that are done with (or have copied) each chunk before they ask for the next.
+   */
+  borrowed?(): AsyncIterable<Buffer>;
   dump(): Promise<void>;
   destroy(err?: Error): void;
   text(): Promise<string>;
@@ -44,6 +50,11 @@ export interface Http1Response {
 }
 
 const MAX_HEAD = 64 * 1024;
+/** Read buffer of a plain TCP connection, reused for every read (see `borrowed`). */
+const READ_BUFFER = 256 * 1024;
+
+/** Where a connection's reads go: the exchange using it; false from it pauses the socket. */
+const readers = new WeakMap<Socket, (view: Buffer) => boolean>();
 /** Bytes queued before the socket is paused: a few reads, so memory stays flat. */
 const HIGH_WATER = 512 * 1024;
 
@@ -182,6 +193,7 @@ export class Http1Pool {
 
   #release(origin: string, socket: Socket): void {
     if (socket.destroyed) return;
+    readers.delete(socket);
     socket.removeAllListeners('data').removeAllListeners('end').removeAllListeners('error');
     socket.removeAllListeners('close').removeAllListeners('timeout');
     socket.on('error', () => socket.destroy());
@@ -207,7 +219,7 @@ export class Http1Pool {
     const host = url.hostname.replace(/^\[|\]$/g, '');
     return new Promise((resolve, reject) => {
       if (req.signal?.aborted) return reject(abortError());
-      const socket = tls
+      const socket: Socket = tls
         ? tlsConnect({
             host,
             port,
@@ -215,7 +227,15 @@ export class Http1Pool {
             rejectUnauthorized: !this.#opts.insecure,
             ...(/^[\d.:]+$/.test(host) ? {} : { servername: host }),
           })
-        : netConnect({ host, port });
+        : netConnect({
+            host,
+            port,
+            onread: {
+              buffer: Buffer.allocUnsafe(READ_BUFFER),
+              callback: (n: number, buf: Uint8Array): boolean =>
+                readers.get(socket)?.(Buffer.from(buf.buffer, buf.byteOffset, n)) ?? true,
+            },
+          });
       socket.setNoDelay(true);
       const done = (err?: Error) => {
         clearTimeout(timer);
@@ -288,6 +308,8 @@ class Exchange {
   #wake: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #gotBytes = false;
+  /** Whether the consumer takes views of the read buffer (see `borrowed`). */
+  #borrowing = false;
   private readonly signal: AbortSignal | undefined;
   private readonly head: boolean;
 
@@ -308,7 +330,8 @@ class Exchange {
       return;
     }
     this.signal?.addEventListener('abort', this.#onAbort, { once: true });
-    this.socket.on('data', (data: Buffer) => this.#onData(data));
+    if ('encrypted' in this.socket) this.socket.on('data', (data: Buffer) => this.#onData(data));
+    else readers.set(this.socket, (view) => this.#onRead(view));
     this.socket.on('end', () => this.#onEnd());
     this.socket.on('close', () => this.#onEnd());
     this.socket.on('error', (err) => this.#fail(this.#stale(err)));
@@ -327,6 +350,20 @@ class Exchange {
   /** An error on a reused socket before any answer means the server had closed it. */
   #stale(err: Error): Error {
     return this.reused && !this.#gotBytes ? Object.assign(err, { stale: true }) : err;
+  }
+
+  /** A read into the connection's reused buffer: copied, or lent to a borrowing consumer. */
+  #onRead(view: Buffer): boolean {
+    if (!this.#borrowing) {
+      this.#onData(Buffer.from(view));
+      return true;
+    }
+    this.#onData(view);
+    if (!this.#finished && this.#queue.length > 0) {
+      this.socket.pause(); // until the consumer is done with the view (net.Socket stops reading)
+      this.socket.setTimeout(0);
+    }
+    return true;
   }
 
   #onData(data: Buffer): void {
@@ -407,7 +444,9 @@ class Exchange {
     if (this.#finished) return;
     this.#finished = true;
     this.#detach();
-    // The rest of the body is queued here: the socket can serve the next request already.
+    // The rest of the body is queued here: the socket can serve the next request already,
+    // which will read into the buffer that lent views are of.
+    if (this.#borrowing) this.#queue = this.#queue.map((view) => Buffer.from(view));
     this.socket.resume();
     this.events.onComplete(this.#keepAlive);
     this.#wakeUp();
@@ -446,18 +485,23 @@ class Exchange {
       const chunk = this.#queue.shift();
       if (chunk) {
         this.#queued -= chunk.length;
-        if (this.#queued < HIGH_WATER && !this.#finished && this.socket.isPaused()) {
-          this.#armBodyTimeout();
-          this.socket.resume();
-        }
+        if (!this.#borrowing && this.#queued < HIGH_WATER) this.#resume();
         return { value: chunk, done: false };
       }
       if (this.#error) throw this.#error;
       if (this.#finished) return { value: undefined, done: true };
+      // Every view lent so far is given back by this call: the buffer may be read into again.
+      if (this.#borrowing) this.#resume();
       await new Promise<void>((wake) => {
         this.#wake = wake;
       });
     }
+  }
+
+  #resume(): void {
+    if (this.#finished || !this.socket.isPaused()) return;
+    this.#armBodyTimeout();
+    this.socket.resume();
   }
 
   /** Stops reading: the socket is closed unless the body had already been read to its end. */
@@ -473,14 +517,19 @@ class Exchange {
       for await (const chunk of iterable) parts.push(chunk);
       return Buffer.concat(parts).toString('utf8');
     };
+    const iterator = () => ({
+      next: () => this.#next(),
+      return: async (): Promise<IteratorResult<Buffer>> => {
+        this.#destroy();
+        return { value: undefined, done: true };
+      },
+    });
     const iterable: ResponseBody = {
-      [Symbol.asyncIterator]: () => ({
-        next: () => this.#next(),
-        return: async () => {
-          this.#destroy();
-          return { value: undefined, done: true };
-        },
-      }),
+      [Symbol.asyncIterator]: iterator,
+      borrowed: () => {
+        this.#borrowing = true;
+        return { [Symbol.asyncIterator]: iterator };
+      },
       dump: async () => this.#destroy(),
       destroy: () => this.#destroy(),
       text: collect,

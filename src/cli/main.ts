@@ -145,6 +145,19 @@ export function buildProgram(
   return program;
 }
 
+/** The run in progress, so that a crash outside every await can still be masked. */
+let current: { redactors: Redactor[]; verbose: () => boolean } | undefined;
+
+/**
+ * The one line for an error nothing caught (a bug): masked with every secret the run knows, and
+ * with the stack only under --verbose. The bin script prints it and exits 1.
+ */
+export function crashMessage(err: unknown): string {
+  const redactors = current?.redactors ?? [new Redactor()];
+  const line = messageFor(err, redactors[redactors.length - 1] as Redactor, !!current?.verbose());
+  return redactors.reduce((text, r) => r.redact(text), line);
+}
+
 /** Runs cfimg with `argv` (node, script, args...) and returns the exit status. */
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   const controller = new AbortController();
@@ -154,6 +167,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   for (const secret of secretsGiven(argv, io.env)) redactor.add(secret);
   let verbose = argv.includes('--verbose') || argv.includes('-v');
   let ctx: Context | undefined;
+  const outer = current;
+  current = {
+    redactors: [redactor],
+    verbose: () => verbose,
+  };
   process.once('SIGINT', handlers.SIGINT);
   process.once('SIGTERM', handlers.SIGTERM);
   // A reader that goes away (`cfimg list c | head -1`) makes stdout emit EPIPE; unheard, that
@@ -168,6 +186,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       const config: Config = resolveConfig(flags, io.env);
       verbose = config.verbose;
       ctx = createContext(config, io, controller.signal);
+      current?.redactors.push(ctx.redactor);
       await fn(ctx, ...(args as never[]));
     });
     await program.parseAsync(argv);
@@ -189,6 +208,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     io.stderr.write(`${redactor.redact(messageFor(error, r, verbose))}\n`);
     return exitCodeFor(error);
   } finally {
+    current = outer ?? current;
     process.off('SIGINT', handlers.SIGINT);
     process.off('SIGTERM', handlers.SIGTERM);
     io.stdout.off('error', onOutputError);

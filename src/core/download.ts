@@ -200,10 +200,10 @@ interface Unit {
 }
 
 /**
- * Streams the plan to `out` in order. Up to `concurrency` ranges of 8 MiB are fetched ahead and
- * held in memory; each segment's MD5 is computed as its bytes are written. Bytes already written
- * cannot be taken back, so a segment that fails its MD5 ends the run with exit 3 and the reader
- * must discard what it got.
+ * Streams the plan to `out` in order. Up to `concurrency` ranges of 8 MiB are fetched ahead into
+ * reused buffers; each segment's MD5 is computed as its bytes are written. Bytes already
+ * written cannot be taken back, so a segment that fails its MD5 ends the run with exit 3 and the
+ * reader must discard what it got.
  */
 export async function downloadToStream(
   client: SwiftClient,
@@ -221,27 +221,31 @@ export async function downloadToStream(
   const controller = new AbortController();
   const abort = () => controller.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', abort, { once: true });
-  const pending = new Map<number, Promise<Buffer[]>>();
+  // Each unit lands in a buffer of its own, taken from `free` and given back once written:
+  // the window's memory is allocated once, and reads can lend views (FetchRangeOptions.borrow).
+  const free: Buffer[] = [];
+  const pending = new Map<number, { buffer: Buffer; job: Promise<void> }>();
   const start = (i: number) => {
     const unit = units[i];
     if (!unit || pending.has(i)) return;
-    const chunks: Buffer[] = [];
+    const buffer = free.pop() ?? Buffer.allocUnsafe(WINDOW_UNIT);
     const job = fetchRange(
       client,
       unit.segment,
       unit.from,
       unit.to,
-      (chunk) => {
-        chunks.push(chunk);
+      (chunk, pos) => {
+        chunk.copy(buffer, pos - unit.from);
       },
       {
         policy: opts.policy,
         signal: controller.signal,
+        borrow: true,
         ...(opts.events ? { events: opts.events } : {}),
       },
-    ).then(() => chunks);
+    );
     job.catch(() => undefined);
-    pending.set(i, job);
+    pending.set(i, { buffer, job });
   };
 
   try {
@@ -249,12 +253,12 @@ export async function downloadToStream(
     for (let i = 0; i < units.length; i++) {
       for (let j = i; j < i + Math.max(1, opts.concurrency); j++) start(j);
       const unit = units[i] as Unit;
-      const chunks = await (pending.get(i) as Promise<Buffer[]>);
+      const { buffer, job } = pending.get(i) as { buffer: Buffer; job: Promise<void> };
+      await job;
       pending.delete(i);
-      for (const chunk of chunks) {
-        md5.update(chunk);
-        await writeOut(out, chunk);
-      }
+      const data = buffer.subarray(0, unit.to - unit.from);
+      md5.update(data);
+      await writeOut(out, data, () => free.push(buffer));
       if (unit.to === unit.segment.size) {
         const actual = md5.digest('hex');
         md5 = createHash('md5');
@@ -282,12 +286,14 @@ export async function downloadToStream(
   };
 }
 
-function writeOut(out: Writable, chunk: Buffer): Promise<void> {
+/** Writes `chunk`; resolves when `out` takes more, calls `written` once it has let go of it. */
+function writeOut(out: Writable, chunk: Buffer, written: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(localError(err, 'standard output'));
     out.once('error', onError);
     const ok = out.write(chunk, (err) => {
       if (err) onError(err);
+      else written();
     });
     const done = () => {
       out.off('error', onError);

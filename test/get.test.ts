@@ -168,6 +168,19 @@ describe('cfimg get of a DLO', () => {
     await expect(stat(out)).rejects.toThrow();
   });
 
+  it('does not retry an answer no retry can change, and does not claim it did', async () => {
+    em.faults.add({
+      match: { method: 'GET', path: '/exports/img.vhd-00004' },
+      times: Infinity,
+      action: { status: 400 },
+    });
+    const r = await runCli(['get', 'exports/img.vhd', '-o', join(dir, 'img.vhd')], { env: env() });
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/^cfimg: GET exports\/img\.vhd-00004 failed: HTTP 400 \(X-Trans-Id: /);
+    const asked = em.requests.filter((q) => q.path === '/exports/img.vhd-00004');
+    expect(asked).toHaveLength(1);
+  });
+
   it('exits 6 within the retry budget when the server is dead', async () => {
     const r = await runCli(['--retries', '2', 'get', 'exports/img.vhd', '-o', join(dir, 'x')], {
       env: { CF_STORAGE_URL: 'http://127.0.0.1:9/v1/AUTH_x', CF_AUTH_TOKEN: 'tok-dead' },

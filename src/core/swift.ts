@@ -15,6 +15,7 @@ import {
 import { displayUrl, type Http, type HttpResponse, splitUrl } from './http.js';
 import { objectPath, queryString } from './paths.js';
 import {
+  isTransient,
   MalformedBodyError,
   type RetryHooks,
   type RetryPolicy,
@@ -297,10 +298,12 @@ export function asTransferError(
   retries: number,
 ): unknown {
   if (err instanceof CfimgError) return err;
+  // Only errors worth another try were retried; the others failed at the first answer.
+  const failed = isTransient(err) ? `failed after ${retries} retries` : 'failed';
   if (err instanceof StatusError) {
     const trans = err.transId ? ` (X-Trans-Id: ${err.transId})` : '';
     return new TransferError(
-      `${method} ${url} failed after ${retries} retries: HTTP ${err.status}${trans}`,
+      `${method} ${url} ${failed}: HTTP ${err.status}${trans}`,
       { method, url, status: err.status, ...(err.transId ? { transId: err.transId } : {}) },
       { cause: err },
     );
@@ -311,7 +314,7 @@ export function asTransferError(
   const code = (err as { code?: unknown } | null)?.code;
   const detail = `${(err as Error)?.message ?? String(err)}${typeof code === 'string' ? ` (${code})` : ''}`;
   return new TransferError(
-    `${method} ${url} failed after ${retries} retries: ${detail}`,
+    `${method} ${url} ${failed}: ${detail}`,
     { method, url },
     { cause: err },
   );

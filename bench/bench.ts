@@ -20,7 +20,8 @@ import {
   cfimgPipeMd5,
   curlDlo,
   curlSegments,
-  curlSegmentsMd5,
+  curlSegmentsFileMd5,
+  curlSegmentsPipeMd5,
   type Job,
   rclone,
   swiftCli,
@@ -54,7 +55,8 @@ const jobs: Job[] = [
   rclone,
   curlDlo,
   curlSegments,
-  curlSegmentsMd5,
+  curlSegmentsFileMd5,
+  curlSegmentsPipeMd5,
 ];
 const bigJobs: Job[] = [cfimgFile, cfimgPipeCount];
 

@@ -204,25 +204,42 @@ export const curlSegments: Job = {
 };
 
 /**
- * The verified floor: the same 4 lanes, each segment piped through md5sum and compared with the
- * listing. What any verifying client must at least pay on this machine: the server plus MD5.
+ * The verified floors: the same 4 lanes, each segment through md5sum and compared with the
+ * listing, streamed through a pipe or first saved to a file (as a download must) and hashed
+ * from it. What any verifying client must at least pay on this machine: the server plus MD5
+ * (plus the page cache copy).
  */
-export const curlSegmentsMd5: Job = {
-  name: '4 curls | md5sum per segment (floor)',
-  async run(ctx, image) {
-    const lanes = [0, 1, 2, 3].map((lane) => {
-      const mine = image.segments.filter((_, i) => i % 4 === lane);
-      const urls = mine.map((s) => sh(objectUrl(ctx.grant, s))).join(' ');
-      return `(for u in ${urls}; do ${curlToken(ctx)} "$u" | md5sum; done > lane${lane}) &`;
-    });
-    const script = `cd ${sh(ctx.work)}; ${lanes.join(' ')} wait; cat lane0 lane1 lane2 lane3`;
-    const { stdout, sample } = await measured(ctx, (stats) => timed(stats, `sh -c ${sh(script)}`));
-    const got = stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => line.split(' ')[0]);
-    const want = [0, 1, 2, 3].flatMap((lane) => image.segmentMd5s.filter((_, i) => i % 4 === lane));
-    if (got.join() !== want.join()) throw new Error(`${this.name}: segment MD5s differ`);
-    return { [this.name]: sample };
-  },
-};
+function curlSegmentsMd5(toFile: boolean): Job {
+  const fetch = toFile
+    ? (curl: string) => `${curl} -o seg "$u" && md5sum < seg && rm seg`
+    : (curl: string) => `${curl} "$u" | md5sum`;
+  return {
+    name: toFile
+      ? '4 curls -o FILE, md5sum of each (floor)'
+      : '4 curls | md5sum per segment (floor)',
+    async run(ctx, image) {
+      const lanes = [0, 1, 2, 3].map((lane) => {
+        const mine = image.segments.filter((_, i) => i % 4 === lane);
+        const urls = mine.map((s) => sh(objectUrl(ctx.grant, s))).join(' ');
+        const loop = `for u in ${urls}; do ${fetch(curlToken(ctx))}; done > ../lane${lane}`;
+        return `(mkdir -p l${lane} && cd l${lane} && ${loop}) &`;
+      });
+      const script = `cd ${sh(ctx.work)}; ${lanes.join(' ')} wait; cat lane0 lane1 lane2 lane3`;
+      const { stdout, sample } = await measured(ctx, (stats) =>
+        timed(stats, `sh -c ${sh(script)}`),
+      );
+      const got = stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(' ')[0]);
+      const want = [0, 1, 2, 3].flatMap((lane) =>
+        image.segmentMd5s.filter((_, i) => i % 4 === lane),
+      );
+      if (got.join() !== want.join()) throw new Error(`${this.name}: segment MD5s differ`);
+      return { [this.name]: sample };
+    },
+  };
+}
+
+export const curlSegmentsPipeMd5 = curlSegmentsMd5(false);
+export const curlSegmentsFileMd5 = curlSegmentsMd5(true);

@@ -81,7 +81,7 @@ function machineFacts(): string {
   const curl = firstLine('curl', ['--version']).split(' ').slice(0, 2).join(' ');
   const client = firstLine('swift', ['--version'], { PATH: '/usr/bin:/bin' });
   return [
-    `- date: ${new Date().toISOString()}`,
+    `- date: ${new Date().toISOString()}; cfimg at ${firstLine('git', ['rev-parse', '--short', 'HEAD'])}`,
     `- machine: nproc ${firstLine('nproc', [])}, ${cpus()[0]?.model ?? '?'}, Linux ${firstLine('uname', ['-r'])}`,
     `- node ${process.version}; Swift ${swift} (proxy and object server: 2 workers each)`,
     `- ${client}; ${firstLine('rclone', ['version'])}; ${curl}`,

@@ -58,9 +58,8 @@ export function raw(samples: Samples): string {
   ];
   for (const [row, list] of samples) {
     list.forEach((s, i) => {
-      lines.push(
-        `| ${row} | ${i + 1} | ${f(s.seconds)} | ${f(s.rssMiB, 0)} | ${f(s.cpuSeconds)} |`,
-      );
+      const cells = [f(s.seconds), f(s.rssMiB, 0), f(s.cpuSeconds), f(s.serverCpuSeconds)];
+      lines.push(`| ${row} | ${i + 1} | ${cells.join(' | ')} |`);
     });
   }
   return lines.join('\n');

@@ -3,7 +3,7 @@
  * cannot read instead of throwing, so the caller decides what a missing value means.
  */
 
-/** A header value from undici's header record (which may hold arrays). */
+/** A header value from a response's header record (which may hold arrays). */
 export function headerValue(
   headers: Record<string, string | string[] | undefined>,
   name: string,

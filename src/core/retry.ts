@@ -9,7 +9,7 @@ import { CfimgError } from './errors.js';
 /** Statuses worth another try: timeouts, throttling, and server-side trouble. */
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504, 507]);
 
-/** undici and Node error codes for a connection that broke or never came up. */
+/** Codes (Node's, and undici's as http1.ts uses them) of a connection that broke or never came up. */
 const RETRYABLE_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',

@@ -66,12 +66,16 @@ export async function listCommand(
 
   const items: (ListingItem & { manifest?: string })[] = [];
   for await (const item of listing) items.push(item);
-  // A DLO manifest lists as 0 bytes; a HEAD tells which zero-byte objects are manifests.
-  for (const item of items) {
-    if (item.bytes !== 0 || item.hash !== EMPTY_MD5) continue;
-    const info = await client.head(container, item.name).catch(() => undefined);
-    if (info?.manifest) item.manifest = `${info.manifest.container}/${info.manifest.prefix}`;
-  }
+  // A DLO manifest lists as 0 bytes; a HEAD tells which zero-byte objects are manifests. A
+  // container of many empty objects gets its HEADs `--concurrency` at a time.
+  const empty = items.filter((item) => item.bytes === 0 && item.hash === EMPTY_MD5);
+  const lanes = Array.from({ length: ctx.config.concurrency }, async () => {
+    for (let item = empty.shift(); item; item = empty.shift()) {
+      const info = await client.head(container, item.name).catch(() => undefined);
+      if (info?.manifest) item.manifest = `${info.manifest.container}/${info.manifest.prefix}`;
+    }
+  });
+  await Promise.all(lanes);
   if (ctx.config.json) {
     const records = items.map((i) => ({
       name: i.name,

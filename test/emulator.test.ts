@@ -336,7 +336,7 @@ describe('large objects and huge content', () => {
       headers: { 'x-auth-token': em.token() },
     });
     let n = 0;
-    let last = Buffer.alloc(0);
+    let last: Buffer = Buffer.alloc(0);
     for await (const chunk of res.body) {
       n += (chunk as Buffer).length;
       last = chunk as Buffer;

@@ -187,7 +187,8 @@ export function requireCredentials(config: Config): void {
   }
   if (!config.username || (!config.apiKey && !config.password)) {
     throw new ConfigError(
-      'no credentials: set CF_USERNAME and CF_API_KEY (or CF_PASSWORD), or pass --username and --api-key; or give CF_STORAGE_URL and CF_AUTH_TOKEN',
+      'no credentials: set CF_USERNAME and CF_API_KEY (or CF_PASSWORD), or pass --username ' +
+        'and --api-key; or give CF_STORAGE_URL and CF_AUTH_TOKEN',
     );
   }
 }

@@ -264,7 +264,9 @@ export async function downloadToStream(
         md5 = createHash('md5');
         if (unit.segment.md5 && actual !== unit.segment.md5) {
           throw new IntegrityError(
-            `segment ${unit.segment.container}/${unit.segment.object} failed its MD5 check after it was written to the output: expected ${unit.segment.md5}, got ${actual}; discard the output`,
+            `segment ${unit.segment.container}/${unit.segment.object} failed its MD5 check ` +
+              `after it was written to the output: expected ${unit.segment.md5}, ` +
+              `got ${actual}; discard the output`,
           );
         }
         opts.events?.onSegmentDone?.(unit.segment);

@@ -119,7 +119,8 @@ function pieceError(err: unknown, label: string, retries: number): unknown {
     const trans = err.transId ? ` (X-Trans-Id: ${err.transId})` : '';
     if (err.status === 404 || err.status === 409) {
       return new IntegrityError(
-        `segment ${label} is listed but missing on the server (HTTP ${err.status})${trans}: the image in Cloud Files is damaged`,
+        `segment ${label} is listed but missing on the server (HTTP ${err.status})${trans}: ` +
+          'the image in Cloud Files is damaged',
       );
     }
     if (err.status === 412) {
@@ -181,7 +182,8 @@ export async function fetchPiece(
     );
   }
   throw new IntegrityError(
-    `segment ${piece.container}/${piece.object} failed its MD5 check ${attempts} times: expected ${piece.md5}, got ${actual}`,
+    `segment ${piece.container}/${piece.object} failed its MD5 check ${attempts} times: ` +
+      `expected ${piece.md5}, got ${actual}`,
   );
 }
 

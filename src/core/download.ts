@@ -6,12 +6,12 @@
  * fetched ahead in a bounded window and written strictly in order.
  */
 import { createHash } from 'node:crypto';
-import { type FileHandle, open, rename, stat, statfs } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
-import { IntegrityError, InterruptedError, LocalIOError, UsageError } from './errors.js';
+import { IntegrityError, InterruptedError, UsageError } from './errors.js';
 import type { DownloadPlan, Segment } from './large-object.js';
-import { localError, removeIfPresent } from './local-io.js';
+import { checkSpace, commitPart, localError } from './local-io.js';
 import { PositionalWriter } from './positional-writer.js';
 import type { RetryPolicy } from './retry.js';
 import {
@@ -49,18 +49,6 @@ export interface DownloadResult {
   keptSegments: number;
   fetchedBytes: number;
   resumed: boolean;
-}
-
-/** Fails early when the file system obviously lacks room for `bytes`. */
-async function checkSpace(dir: string, bytes: number): Promise<void> {
-  const fs = await statfs(dir).catch(() => undefined);
-  if (!fs) return;
-  const free = fs.bavail * fs.bsize;
-  if (free < bytes) {
-    throw new LocalIOError(
-      `not enough space in ${dir}: need ${bytes} bytes, ${free} free; free some space or choose another place`,
-    );
-  }
 }
 
 async function loadResume(
@@ -113,7 +101,8 @@ export async function downloadToFile(
   const keptBytes = plan.segments.filter((s) => done.has(s.index)).reduce((n, s) => n + s.size, 0);
   opts.events?.onStart?.({ keptSegments: done.size, keptBytes, resumed: !!resumed });
 
-  if (!resumed) await checkSpace(dirname(target), plan.size);
+  if (!resumed)
+    await checkSpace(dirname(target), plan.size, 'free some space or choose another place');
   let fh: FileHandle | undefined;
   try {
     fh = await open(part, resumed ? 'r+' : 'w', 0o644);
@@ -163,14 +152,7 @@ export async function downloadToFile(
     throw interruptedOr(err, opts.signal);
   }
 
-  try {
-    await file.sync();
-    await file.close();
-    await rename(part, target);
-    await removeIfPresent(statePath);
-  } catch (err) {
-    throw localError(err, target);
-  }
+  await commitPart(file, part, target, statePath);
   return {
     path: target,
     bytes: plan.size,

@@ -3,7 +3,7 @@
  * for writing files so that nothing half-written ever sits under a final name.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, open, rename, statfs, unlink } from 'node:fs/promises';
 import { CfimgError, LocalIOError } from './errors.js';
 
 const REASONS: Record<string, string> = {
@@ -52,4 +52,33 @@ export async function removeIfPresent(path: string): Promise<void> {
   await unlink(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw localError(err, path, 'removing');
   });
+}
+
+/** Fails early when the file system of `dir` obviously lacks room for `bytes`; `fix` says how. */
+export async function checkSpace(dir: string, bytes: number, fix: string): Promise<void> {
+  const fs = await statfs(dir).catch(() => undefined);
+  const free = fs ? fs.bavail * fs.bsize : Number.POSITIVE_INFINITY;
+  if (free < bytes)
+    throw new LocalIOError(`not enough space in ${dir}: need ${bytes} bytes, ${free} free; ${fix}`);
+}
+
+/**
+ * Puts a finished, verified `part` under its final name: synced to disk first, so a crash right
+ * after the rename cannot leave a short file there, then the resume record beside it removed.
+ */
+export async function commitPart(
+  fh: FileHandle,
+  part: string,
+  target: string,
+  statePath: string,
+): Promise<void> {
+  try {
+    await fh.sync();
+    await fh.close();
+    await rename(part, target);
+    await removeIfPresent(statePath);
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw localError(err, target);
+  }
 }

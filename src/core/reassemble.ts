@@ -8,12 +8,18 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, open, rename, stat, statfs, unlink } from 'node:fs/promises';
+import { type FileHandle, open, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { interruptedOr } from './download.js';
-import { IntegrityError, LocalIOError, UsageError } from './errors.js';
+import { IntegrityError, UsageError } from './errors.js';
 import { READ_CHUNK } from './local-hash.js';
-import { localError, removeIfPresent, writeFileAtomic } from './local-io.js';
+import {
+  checkSpace,
+  commitPart,
+  localError,
+  removeIfPresent,
+  writeFileAtomic,
+} from './local-io.js';
 import {
   type JoinPiece,
   type JoinPlan,
@@ -86,7 +92,8 @@ export async function reassemble(
   const progress = { doneSegments: state.done, doneBytes: state.bytes };
   events.onStart?.({ segments: pieces.length, bytes: total, ...progress });
   const biggest = Math.max(0, ...pieces.map((p) => p.bytes));
-  await checkSpace(dirname(target), opts.removeSegments ? biggest : total - state.bytes);
+  const need = opts.removeSegments ? biggest : total - state.bytes;
+  await checkSpace(dirname(target), need, 'free some space, or pass --remove-segments');
 
   const fh = await open(part, saved ? 'r+' : 'w', 0o644).catch((err) => {
     throw localError(err, part);
@@ -113,7 +120,6 @@ export async function reassemble(
       }
       events.onSegmentDone?.(piece, opts.removeSegments);
     }
-    await fh.sync();
   } catch (err) {
     await fh.truncate(state.bytes).catch(() => undefined);
     await fh.close().catch(() => undefined);
@@ -128,13 +134,7 @@ export async function reassemble(
     throw interruptedOr(err, opts.signal);
   }
 
-  try {
-    await fh.close();
-    await rename(part, target);
-    await removeIfPresent(statePath);
-  } catch (err) {
-    throw localError(err, target);
-  }
+  await commitPart(fh, part, target, statePath);
   return {
     path: target,
     bytes: total,
@@ -218,14 +218,4 @@ async function appendPiece(
 
 async function saveState(path: string, state: JoinState): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(state)}\n`, 0o600);
-}
-
-/** Fails early when the file system obviously lacks room for `bytes`. */
-async function checkSpace(dir: string, bytes: number): Promise<void> {
-  const fs = await statfs(dir).catch(() => undefined);
-  const free = fs ? fs.bavail * fs.bsize : Number.POSITIVE_INFINITY;
-  if (free < bytes)
-    throw new LocalIOError(
-      `not enough space in ${dir}: need ${bytes} bytes, ${free} free; free some space, or pass --remove-segments`,
-    );
 }

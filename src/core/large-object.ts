@@ -171,14 +171,7 @@ async function planDlo(
           md5: item.hash,
         })),
       );
-      return {
-        info,
-        size: info.size,
-        ...(info.etag ? { etag: info.etag } : {}),
-        segments,
-        verification: 'segments',
-        warnings: dloHealth(manifest.prefix, items),
-      };
+      return segmentsPlan(info, segments, dloHealth(manifest.prefix, items));
     }
     if (attempt >= relists || opts.signal?.aborted) {
       throw new IntegrityError(
@@ -188,6 +181,18 @@ async function planDlo(
     }
     await sleep((opts.relistDelayMs ?? 2000) * (attempt + 1), opts.signal);
   }
+}
+
+/** The plan of a large object whose segment list has been checked against its HEAD. */
+function segmentsPlan(info: ObjectInfo, segments: Segment[], warnings: string[]): DownloadPlan {
+  return {
+    info,
+    size: info.size,
+    ...(info.etag ? { etag: info.etag } : {}),
+    segments,
+    verification: 'segments',
+    warnings,
+  };
 }
 
 /** What differs between a listing and the manifest's size and ETag, or undefined. */
@@ -230,14 +235,7 @@ async function planSlo(client: SwiftClient, info: ObjectInfo): Promise<DownloadP
         `(size ${total} vs ${info.size}, ETag ${etag} vs ${info.etag})`,
     );
   }
-  return {
-    info,
-    size: info.size,
-    ...(info.etag ? { etag: info.etag } : {}),
-    segments,
-    verification: 'segments',
-    warnings: [],
-  };
+  return segmentsPlan(info, segments, []);
 }
 
 /** An SLO segment range `start-end`, `start-` or `-suffix` against the segment's size. */

@@ -43,7 +43,9 @@ describe('cfimg demo', () => {
   it('removes its temporary files when no --dir is given', async () => {
     const r = await runCli(['demo', '--size', '16'], { env: { TMPDIR: dir } });
     expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`\\$ cd ${dir}/cfimg-demo-`));
     expect(r.stderr).toContain('removed the demo files');
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('refuses a size it cannot split into segments, exit 2 and one line', async () => {

@@ -33,7 +33,7 @@ export async function demoCommand(ctx: Context, flags: DemoFlags, run: RunCfimg)
   const keep = flags.dir !== undefined;
   const dir = keep
     ? resolve(ctx.io.cwd, flags.dir as string)
-    : await mkdtemp(join(tmpdir(), 'cfimg-demo-'));
+    : await mkdtemp(join(ctx.io.env.TMPDIR || tmpdir(), 'cfimg-demo-'));
   if (keep) await mkdir(dir, { recursive: true });
 
   const emulator = await startEmulator({ regions: ['ORD', 'DFW', 'IAD'], dloRateLimit: true });

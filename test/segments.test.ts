@@ -139,6 +139,53 @@ describe('cfimg get-segments', () => {
     }
   });
 
+  it('reads the listing again when a byte of a name in it was damaged on the way', async () => {
+    const listing = await fetch(`${em.storageUrl()}/exports?format=json&prefix=img.vhd-`, {
+      headers: { 'X-Auth-Token': em.token() },
+    }).then((r) => r.text());
+    const at = Buffer.from(listing).indexOf(seg(8)) + seg(8).length - 2;
+    const rule = em.faults.add({
+      match: { method: 'GET', path: '/exports', query: { format: 'json' } },
+      action: { flipByteAt: at },
+    });
+    const r = await getSegments();
+    expect(rule.hits).toBe(1);
+    expect(r.code).toBe(0);
+    const files = (await readdir(dir)).sort();
+    expect(files).toEqual([MANIFEST, ...Array.from({ length: 13 }, (_, i) => seg(i + 1))]);
+    const joined = Buffer.concat(
+      await Promise.all(files.slice(1).map((f) => readFile(join(dir, f)))),
+    );
+    expect(sha256(joined)).toBe(imageSha);
+  });
+
+  it('reads the listing again when a damaged name breaks its order, as Swift never sends', async () => {
+    const url = `${em.storageUrl()}/exports?format=json&prefix=img.vhd-`;
+    const items = (await fetch(url, { headers: { 'X-Auth-Token': em.token() } }).then((r) =>
+      r.json(),
+    )) as { name: string }[];
+    // Still ASCII, so still JSON, but no such object: it would end the run with a 404.
+    const damaged = items.map((item) =>
+      item.name === seg(8) ? { ...item, name: 'img.vhd-0000z' } : item,
+    );
+    const rule = em.faults.add({
+      match: { method: 'GET', path: '/exports', query: { format: 'json' } },
+      action: {
+        status: 200,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        body: JSON.stringify(damaged),
+      },
+    });
+    const r = await getSegments();
+    expect(rule.hits).toBe(1);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/numbered/);
+    expect((await readdir(dir)).sort()).toEqual([
+      MANIFEST,
+      ...Array.from({ length: 13 }, (_, i) => seg(i + 1)),
+    ]);
+  });
+
   it('refuses a directory whose parent does not exist, writing nothing', async () => {
     dir = join(tmp, 'no', 'such');
     const r = await getSegments();

@@ -133,9 +133,15 @@ export class SwiftClient {
     while (left > 0) {
       const limit = Math.min(LISTING_PAGE, left);
       const query = { format: 'json', prefix: opts.prefix, marker, limit };
+      const after = marker;
       const page = await this.#retried('GET', container, undefined, { query }, async (r) =>
         r.status === 200
-          ? { status: 200, items: await parsed(r, 'the container listing', parseListing) }
+          ? {
+              status: 200,
+              items: await parsed(r, 'the container listing', (doc) =>
+                inOrder(parseListing(doc), opts.prefix, after),
+              ),
+            }
           : { status: r.status, items: [] },
       );
       if (page.status === 404) throw new NotFoundError(`container '${container}' not found`);
@@ -326,12 +332,39 @@ export function asTransferError(
  * worth it, so it fails as a transient MalformedBodyError, not as a verdict on the object.
  */
 async function parsed<T>(res: HttpResponse, what: string, parse: (doc: unknown) => T): Promise<T> {
-  const text = await res.body.text();
+  const parts: Buffer[] = [];
+  for await (const chunk of res.body) parts.push(chunk);
   try {
+    // Swift writes valid UTF-8 (its JSON is ASCII); bytes that are not were damaged on the way.
+    const text = STRICT_UTF8.decode(Buffer.concat(parts));
     return parse(JSON.parse(text));
   } catch (err) {
     throw new MalformedBodyError(`${what} is not valid: ${(err as Error).message}`);
   }
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A listing page as Swift sends it: names under the prefix, after the marker, strictly rising
+ * in UTF-8 byte order. A page that breaks this was damaged on the way (a flipped byte in a name
+ * would otherwise send cfimg after an object that does not exist), so it is read again.
+ */
+export function inOrder(
+  items: ListingItem[],
+  prefix: string | undefined,
+  marker: string | undefined,
+): ListingItem[] {
+  let previous = marker === undefined ? undefined : Buffer.from(marker);
+  for (const item of items) {
+    const name = Buffer.from(item.name);
+    if (prefix && !item.name.startsWith(prefix))
+      throw new Error(`${JSON.stringify(item.name)} does not start with the prefix asked for`);
+    if (previous && Buffer.compare(previous, name) >= 0)
+      throw new Error(`${JSON.stringify(item.name)} is out of name order`);
+    previous = name;
+  }
+  return items;
 }
 
 /** All response headers as plain strings, lower-case names. */

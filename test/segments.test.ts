@@ -4,9 +4,11 @@ import {
   open,
   readdir,
   readFile,
+  rename,
   rm,
   truncate,
   unlink,
+  writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,7 +135,19 @@ describe('cfimg get-segments', () => {
       expect(r.stderr).toMatch(new RegExp(`segment exports/${seg(5)} failed its MD5 check`));
       const files = await readdir(dir);
       expect(files).not.toContain(seg(5));
-      expect(files.filter((f) => f.endsWith('.part') || f === MANIFEST)).toEqual([]);
+      expect(files.filter((f) => f.endsWith('.part'))).toEqual([]);
+      // The manifest is the unfinished one written before the first segment: nothing joins it.
+      expect(JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')).finished).toBe(false);
+      const joined = await runCli(['reassemble', dir, '-o', join(tmp, 'img.vhd')]);
+      expect(joined.code).toBe(2);
+      expect(joined.stderr.trim()).toBe(
+        `cfimg: ${dir} holds a get-segments run of exports/img.vhd that did not finish: ` +
+          'run cfimg get-segments again to complete it',
+      );
+      expect(await readdir(tmp)).toEqual(['segs']);
+      const checked = await runCli(['verify', '--offline', 'exports/img.vhd', dir]);
+      expect(checked.code).toBe(2);
+      expect(checked.stderr).toMatch(/did not finish: run cfimg get-segments again/);
     } finally {
       em.putObject('exports', seg(5), sliceContent(image, 4 * SEG, 5 * SEG));
     }
@@ -184,6 +198,36 @@ describe('cfimg get-segments', () => {
       MANIFEST,
       ...Array.from({ length: 13 }, (_, i) => seg(i + 1)),
     ]);
+  });
+
+  it('takes over the files an unfinished earlier run left under other names, once each', async () => {
+    await getSegments();
+    // What a run whose listing named the files differently leaves when it is cut off: numbered
+    // files, one of them for a name that is not in the listing at all.
+    const manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8'));
+    manifest.finished = false;
+    for (const [i, rec] of manifest.segments.entries()) {
+      const numbered = `${String(i + 1).padStart(5, '0')}-${rec.file}`;
+      await rename(join(dir, rec.file), join(dir, numbered));
+      rec.file = numbered;
+    }
+    manifest.segments[7].name = 'img.vhd-0000z';
+    await writeFile(join(dir, MANIFEST), JSON.stringify(manifest));
+    em.clearRequests();
+    const r = await getSegments();
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /an earlier run left 13 files under other names: 12 renamed .*, 1 removed/,
+    );
+    expect(r.stderr).toMatch(/1 fetched, 12 kept, 0 repaired/);
+    expect(segmentGets()).toEqual([seg(8)]);
+    const files = (await readdir(dir)).sort();
+    expect(files).toEqual([MANIFEST, ...Array.from({ length: 13 }, (_, i) => seg(i + 1))]);
+    const joined = Buffer.concat(
+      await Promise.all(files.slice(1).map((f) => readFile(join(dir, f)))),
+    );
+    expect(sha256(joined)).toBe(imageSha);
+    expect(JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')).finished).toBeUndefined();
   });
 
   it('refuses a directory whose parent does not exist, writing nothing', async () => {

@@ -12,6 +12,7 @@ import {
   compareBytes,
   MANIFEST_FILE,
   readManifest,
+  requireFinished,
   type SegmentsManifest,
 } from './segments-manifest.js';
 
@@ -46,6 +47,7 @@ export async function joinPieces(
   events: { onWarning?: (message: string) => void },
 ): Promise<JoinPlan> {
   const manifest = await readManifest(dir);
+  if (manifest) requireFinished(dir, manifest);
   const pieces = manifest
     ? manifest.segments.map((s) => ({
         name: s.name,

@@ -77,16 +77,19 @@ export async function getSegments(
   if (names.prefixed)
     events.onNote?.('segment names do not sort in image order: files are numbered 00001-, ...');
   const previous = await previousManifest(dir, plan, events);
+  await adoptEarlierFiles(dir, previous, plan, names.files, events);
+  const known = knownMd5s(previous, plan, names.files);
+  await writeManifest(dir, { ...manifestFor(plan, names.files, known), finished: false });
 
   const md5s: (string | undefined)[] = [];
   const counts = { fetched: 0, kept: 0, repaired: 0, fetchedBytes: 0 };
   const work = async (segment: Segment, signal: AbortSignal) => {
     const file = names.files[segment.index] as string;
     const path = resolveInside(dir, file);
-    const known = segment.md5 ?? recordedMd5(previous, segment, file);
-    const local = await inspect(path, segment.size, known, { signal, events });
+    const md5 = known[segment.index];
+    const local = await inspect(path, segment.size, md5, { signal, events });
     if (local.state === 'good') {
-      md5s[segment.index] = known;
+      md5s[segment.index] = md5;
       counts.kept++;
       events.onSegmentDone?.(segment, file, 'kept');
       return;
@@ -170,20 +173,74 @@ async function previousManifest(
   return undefined;
 }
 
-function recordedMd5(
+/**
+ * Files an earlier run of this image recorded under names this run does not use (a listing
+ * damaged on the way named them, or the naming changed) are renamed to this run's name for the
+ * same segment when that name is free, and removed otherwise: the directory is left holding
+ * this image's segments once each, so even a plain `cat` of it cannot join a stale copy.
+ */
+async function adoptEarlierFiles(
+  dir: string,
   previous: SegmentsManifest | undefined,
-  segment: Segment,
-  file: string,
-): string | undefined {
+  plan: DownloadPlan,
+  files: string[],
+  events: GetSegmentsEvents,
+): Promise<void> {
+  if (!previous) return;
+  const used = new Set(files);
+  let renamed = 0;
+  let removed = 0;
+  for (const rec of previous.segments) {
+    if (used.has(rec.file)) continue;
+    const from = resolveInside(dir, rec.file);
+    await removeIfPresent(`${from}.part`);
+    const present = await stat(from).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    if (!present) continue;
+    const index = plan.segments.findIndex((s) => sameSegment(rec, s));
+    const file = files[index];
+    const to = file === undefined ? undefined : resolveInside(dir, file);
+    if (file && to && !(await stat(to).catch(() => undefined))) {
+      await rename(from, to).catch((err) => {
+        throw localError(err, to);
+      });
+      rec.file = file;
+      renamed++;
+    } else {
+      await removeIfPresent(from);
+      removed++;
+    }
+  }
+  if (renamed || removed)
+    events.onNote?.(
+      `an earlier run left ${renamed + removed} files under other names: ${renamed} renamed ` +
+        `to this run's names (checked as usual), ${removed} removed`,
+    );
+}
+
+function sameSegment(rec: ManifestSegment, segment: Segment): boolean {
   const range = segment.range ? `${segment.range.start}-${segment.range.end}` : undefined;
-  const rec: ManifestSegment | undefined = previous?.segments[segment.index];
-  const same =
-    rec?.file === file &&
+  return (
     rec.name === segment.object &&
     rec.container === segment.container &&
     rec.bytes === segment.size &&
-    rec.range === range;
-  return same ? (rec.md5 ?? undefined) : undefined;
+    rec.range === range
+  );
+}
+
+/** Each segment's MD5: the listed one, else the one an earlier run recorded for its file. */
+function knownMd5s(
+  previous: SegmentsManifest | undefined,
+  plan: DownloadPlan,
+  files: string[],
+): (string | undefined)[] {
+  const byFile = new Map(previous?.segments.map((r) => [r.file, r]));
+  return plan.segments.map((segment) => {
+    const rec = byFile.get(files[segment.index] as string);
+    return segment.md5 ?? (rec && sameSegment(rec, segment) ? (rec.md5 ?? undefined) : undefined);
+  });
 }
 
 /** Whether a local file already holds the segment: missing, good, or bad (and why). */

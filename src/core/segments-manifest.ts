@@ -37,6 +37,12 @@ export interface SegmentsManifest {
   /** The manifest's (composite) ETag, normalized, or null when the server sent none. */
   etag: string | null;
   size: number;
+  /**
+   * False while the get-segments run that wrote it has not finished: written before the first
+   * segment, it lets a later run find (and tidy) every file an interrupted one left. Absent once
+   * every segment is in place.
+   */
+  finished?: false;
   segments: ManifestSegment[];
 }
 
@@ -131,6 +137,7 @@ export async function readManifest(dir: string): Promise<SegmentsManifest | unde
     typeof doc.container !== 'string' ||
     typeof doc.object !== 'string' ||
     typeof doc.size !== 'number' ||
+    (doc.finished !== undefined && doc.finished !== false) ||
     !Array.isArray(doc.segments)
   )
     throw damaged('not a cfimg segment manifest of version 1');
@@ -156,6 +163,15 @@ function segmentProblem(dir: string, s: Partial<ManifestSegment>): string | unde
     return `the file name ${JSON.stringify(file)} would be outside the directory`;
   }
   return undefined;
+}
+
+/** Refuses the manifest of a get-segments run that did not finish: its files are not all there. */
+export function requireFinished(dir: string, manifest: SegmentsManifest): void {
+  if (manifest.finished === false)
+    throw new UsageError(
+      `${dir} holds a get-segments run of ${manifest.container}/${manifest.object} that did ` +
+        'not finish: run cfimg get-segments again to complete it',
+    );
 }
 
 /** Where each segment starts in the image, from the recorded sizes. */

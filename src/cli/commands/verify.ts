@@ -9,6 +9,7 @@ import {
   MANIFEST_FILE,
   manifestFor,
   readManifest,
+  requireFinished,
   type SegmentsManifest,
 } from '../../core/segments-manifest.js';
 import { type VerifyResult, verifyImage, verifySummary } from '../../core/verify.js';
@@ -132,6 +133,7 @@ async function offlineExpected(
       `--offline needs the manifest file get-segments writes, and ${join(dir, MANIFEST_FILE)} ` +
         'does not exist: drop --offline to check against the server',
     );
+  requireFinished(dir, manifest);
   if (manifest.container !== container || manifest.object !== object)
     throw new UsageError(
       `${join(dir, MANIFEST_FILE)} describes ${manifest.container}/${manifest.object}, ` +

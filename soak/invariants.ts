@@ -28,9 +28,8 @@ const CAUSES: Record<number, RegExp> = {
  * count until there are enough of them to beat it: a file download fetches a segment whose MD5
  * fails up to 3 times (a stream cannot take bytes back, so one flip ends it), and a request is
  * tried `retries + 1` times. One 401 is absorbed by signing in again; a second one is final.
- * A listing that no longer parses is fetched again, but a flipped byte inside a segment name
- * still passes the manifest ETag (it covers hashes, not names): that segment is then "listed
- * but missing" (exit 3).
+ * A listing page with a flipped byte is read again like a dropped one: the byte is no longer
+ * UTF-8, so it can neither parse nor name a segment that does not exist.
  */
 function allowedCodes(
   injected: Map<FaultKind, number>,
@@ -38,9 +37,9 @@ function allowedCodes(
 ): Set<number> {
   const n = (...kinds: FaultKind[]) => kinds.reduce((sum, k) => sum + (injected.get(k) ?? 0), 0);
   const codes = new Set<number>();
-  if (n('replace', 'delete', 'local-flip', 'listing-flip') > 0) codes.add(3);
+  if (n('replace', 'delete', 'local-flip') > 0) codes.add(3);
   if (n('flip') >= (limits.stream ? 1 : 3)) codes.add(3);
-  if (n('drop', 'stall', 'burst503', 'burst429') > limits.retries) codes.add(6);
+  if (n('drop', 'stall', 'burst503', 'burst429', 'listing-flip') > limits.retries) codes.add(6);
   if (n('unauthorized') >= 2) codes.add(4);
   return codes;
 }

@@ -215,6 +215,38 @@ describe('the token cache', () => {
     expect(signIns()).toBe(1);
   });
 
+  it('keys its entries under a salt of its own, so two caches of one account share no key', async () => {
+    const entryKeys = async (cache: string) => {
+      const r = await runCli(['head', 'exports/img.vhd'], {
+        env: identityEnv({ XDG_CACHE_HOME: cache }),
+        cwd: work,
+      });
+      expect(r.code).toBe(0);
+      const doc = JSON.parse(await readFile(join(cache, 'cfimg', 'tokens.json'), 'utf8'));
+      expect(doc.salt).toMatch(/^[0-9a-f]{32}$/);
+      return { salt: doc.salt, keys: Object.keys(doc.entries) };
+    };
+    const a = await entryKeys(join(home, 'cache-a'));
+    const b = await entryKeys(join(home, 'cache-b'));
+    expect(a.keys).toHaveLength(1);
+    expect(b.keys).toHaveLength(1);
+    expect(a.salt).not.toBe(b.salt);
+    expect(a.keys[0]).not.toBe(b.keys[0]);
+    expect(signIns()).toBe(2);
+  });
+
+  it('signs in again, and replaces the file, when it is of the unsalted version 1', async () => {
+    const first = await runCli(['head', 'exports/img.vhd'], { env: identityEnv(), cwd: work });
+    expect(first.code).toBe(0);
+    const file = join(cacheDir(), 'tokens.json');
+    const doc = JSON.parse(await readFile(file, 'utf8'));
+    await writeFile(file, JSON.stringify({ version: 1, entries: doc.entries }), { mode: 0o600 });
+    const r = await runCli(['head', 'exports/img.vhd'], { env: identityEnv(), cwd: work });
+    expect(r.code).toBe(0);
+    expect(signIns()).toBe(2);
+    expect(JSON.parse(await readFile(file, 'utf8')).version).toBe(2);
+  });
+
   it.each([
     ['file', 0o644, 'tokens.json has mode 644, expected 600'],
     ['directory', 0o755, 'cfimg has mode 755, expected 700'],

@@ -8,7 +8,7 @@ import type { Http } from './http.js';
 import { authenticate, type Credentials, chooseStorageUrl } from './identity.js';
 import type { Redactor } from './redact.js';
 import type { RetryHooks, RetryPolicy } from './retry.js';
-import { type TokenCache, tokenCacheKey } from './token-cache.js';
+import type { TokenCache, TokenCacheKeyParts } from './token-cache.js';
 
 export interface Session {
   storageUrl: string;
@@ -51,7 +51,7 @@ export interface IdentitySessionOptions {
 
 /** Signs in with Identity v2 (or reuses a cached token) and re-signs in once after a 401. */
 export function identitySession(opts: IdentitySessionOptions): SessionSource {
-  const key = tokenCacheKey({
+  const key: TokenCacheKeyParts = {
     authUrl: opts.authUrl.replace(/\/+$/, ''),
     username: opts.credentials.username,
     // The kind too: a password that happens to equal the API key is still another credential.
@@ -60,7 +60,7 @@ export function identitySession(opts: IdentitySessionOptions): SessionSource {
       : `password:${opts.credentials.password ?? ''}`,
     region: opts.region ?? '',
     snet: opts.snet,
-  });
+  };
   let session: Promise<Session> | undefined;
 
   async function signIn(): Promise<Session> {

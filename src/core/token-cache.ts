@@ -1,12 +1,14 @@
 /**
  * A small on-disk cache of Identity tokens, so a script that runs cfimg ten times signs in once.
- * The file is mode 0600 in a 0700 directory and holds tokens only: entries are keyed by a hash
- * of (auth URL, username, secret, region, snet), never by the secret itself. A cache whose mode
- * is looser than that is ignored, with a warning, rather than trusted.
+ * The file is mode 0600 in a 0700 directory and holds tokens only. An entry's key is derived
+ * with scrypt, under a random salt kept in the file, from (auth URL, username, secret, region,
+ * snet): a stolen cache file gives no fast way to test guesses of a weak password. A cache
+ * whose mode is looser than that is ignored, with a warning, rather than trusted.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes, scrypt } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 /** What the cache remembers of one sign-in. */
 export interface CachedToken {
@@ -17,22 +19,37 @@ export interface CachedToken {
   region: string;
 }
 
+/** Everything that makes a token valid for a request; the secret never leaves this process. */
+export interface TokenCacheKeyParts {
+  authUrl: string;
+  username: string;
+  secret: string;
+  region: string;
+  snet: boolean;
+}
+
 interface CacheFile {
-  version: 1;
+  version: 2;
+  /** Hex; new with each new file. */
+  salt: string;
   entries: Record<string, CachedToken>;
 }
 
 /** Tokens are used until this long before they expire. */
 const SAFETY_MARGIN_MS = 5 * 60_000;
 
-/** The cache key: a digest of everything that makes a token valid for a request. */
-export function tokenCacheKey(parts: {
-  authUrl: string;
-  username: string;
-  secret: string;
-  region: string;
-  snet: boolean;
-}): string {
+/** scrypt cost: 16 MiB and some tens of milliseconds, once per run. */
+const SCRYPT = { N: 2 ** 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+
+const scryptAsync = promisify(scrypt) as (
+  secret: string,
+  salt: Buffer,
+  length: number,
+  opts: typeof SCRYPT,
+) => Promise<Buffer>;
+
+/** The key of an entry: scrypt of the parts under the file's salt. */
+export async function tokenCacheKey(parts: TokenCacheKeyParts, salt: string): Promise<string> {
   const text = JSON.stringify([
     parts.authUrl,
     parts.username,
@@ -40,13 +57,15 @@ export function tokenCacheKey(parts: {
     parts.region.toUpperCase(),
     parts.snet,
   ]);
-  return createHash('sha256').update(text).digest('hex');
+  return (await scryptAsync(text, Buffer.from(salt, 'hex'), 32, SCRYPT)).toString('hex');
 }
 
 export class TokenCache {
   readonly #dir: string;
   readonly #file: string;
   readonly #warn: (message: string) => void;
+  /** Keys already derived in this run: scrypt runs once per run, not once per call. */
+  readonly #keys = new Map<string, Promise<string>>();
 
   constructor(dir: string, warn: (message: string) => void) {
     this.#dir = dir;
@@ -54,25 +73,30 @@ export class TokenCache {
     this.#warn = warn;
   }
 
-  /** A still-valid token for `key`, or undefined. */
-  async get(key: string, now = Date.now()): Promise<CachedToken | undefined> {
+  /** A still-valid token for these credentials, or undefined. */
+  async get(parts: TokenCacheKeyParts, now = Date.now()): Promise<CachedToken | undefined> {
     const file = await this.#read();
-    const entry = file?.entries[key];
+    if (!file) return undefined;
+    const entry = file.entries[await this.#key(parts, file.salt)];
     if (!entry) return undefined;
     const expires = Date.parse(entry.expires);
     return Number.isFinite(expires) && expires - SAFETY_MARGIN_MS > now ? entry : undefined;
   }
 
   /** Stores a token, dropping expired entries; failures only warn, the run goes on. */
-  async put(key: string, entry: CachedToken, now = Date.now()): Promise<void> {
+  async put(parts: TokenCacheKeyParts, entry: CachedToken, now = Date.now()): Promise<void> {
     try {
       await mkdir(this.#dir, { recursive: true, mode: 0o700 });
       if (!(await this.#modesOk(false))) return;
-      const file = (await this.#read()) ?? { version: 1, entries: {} };
+      const file = (await this.#read()) ?? {
+        version: 2,
+        salt: randomBytes(16).toString('hex'),
+        entries: {},
+      };
       for (const [k, v] of Object.entries(file.entries)) {
         if (!(Date.parse(v.expires) > now)) delete file.entries[k];
       }
-      file.entries[key] = entry;
+      file.entries[await this.#key(parts, file.salt)] = entry;
       await this.#write(file);
     } catch (err) {
       this.#warn(`could not write the token cache in ${this.#dir}: ${(err as Error).message}`);
@@ -80,11 +104,23 @@ export class TokenCache {
   }
 
   /** Forgets a token the server refused. */
-  async drop(key: string): Promise<void> {
+  async drop(parts: TokenCacheKeyParts): Promise<void> {
     const file = await this.#read();
-    if (!file?.entries[key]) return;
+    if (!file) return;
+    const key = await this.#key(parts, file.salt);
+    if (!file.entries[key]) return;
     delete file.entries[key];
     await this.#write(file).catch(() => undefined);
+  }
+
+  #key(parts: TokenCacheKeyParts, salt: string): Promise<string> {
+    const id = JSON.stringify([salt, parts]);
+    let key = this.#keys.get(id);
+    if (!key) {
+      key = tokenCacheKey(parts, salt);
+      this.#keys.set(id, key);
+    }
+    return key;
   }
 
   async #write(file: CacheFile): Promise<void> {
@@ -97,8 +133,15 @@ export class TokenCache {
   async #read(): Promise<CacheFile | undefined> {
     if (!(await this.#modesOk(true))) return undefined;
     try {
+      // Anything else (version 1 keyed by a plain SHA-256, a damaged file) is replaced on put.
       const doc = JSON.parse(await readFile(this.#file, 'utf8')) as CacheFile;
-      return doc?.version === 1 && typeof doc.entries === 'object' && doc.entries ? doc : undefined;
+      const usable =
+        doc?.version === 2 &&
+        typeof doc.salt === 'string' &&
+        /^[0-9a-f]{32}$/.test(doc.salt) &&
+        typeof doc.entries === 'object' &&
+        doc.entries;
+      return usable ? doc : undefined;
     } catch {
       return undefined;
     }

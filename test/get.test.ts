@@ -98,6 +98,21 @@ describe('cfimg get of a DLO', () => {
     expect(seg3[1]?.range).toBe('bytes=100000-262143');
   });
 
+  it('resumes a body that ends cleanly but short of the segment, from the byte it ended at', async () => {
+    const short = image.read(2 * SEG, 2 * SEG + 5000);
+    em.faults.add({
+      match: { method: 'GET', path: '/exports/img.vhd-00003' },
+      action: { status: 200, headers: { 'Content-Type': 'application/octet-stream' }, body: short },
+    });
+    const out = join(dir, 'img.vhd');
+    const r = await runCli(['get', 'exports/img.vhd', '-o', out], { env: env() });
+    expect(r.code).toBe(0);
+    expect(sha256(await readFile(out))).toBe(imageSha);
+    const seg3 = em.requests.filter((q) => q.path === '/exports/img.vhd-00003');
+    expect(seg3).toHaveLength(2);
+    expect(seg3[1]?.range).toBe(`bytes=5000-${SEG - 1}`);
+  });
+
   it('survives the connection dropping four times in a row on one segment', async () => {
     em.faults.add({
       match: { method: 'GET', path: '/exports/img.vhd-00005' },

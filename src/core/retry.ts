@@ -25,6 +25,8 @@ const RETRYABLE_CODES = new Set([
   'UND_ERR_CLOSED',
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'CFIMG_MALFORMED_BODY',
+  // A body that ended cleanly before its length: the engine resumes it from the last byte.
+  'CFIMG_SHORT_BODY',
 ]);
 
 /** An HTTP answer that the caller could not use; it carries what the retry policy needs. */

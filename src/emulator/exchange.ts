@@ -144,7 +144,11 @@ export class Exchange {
   }
 
   /** An error status with Swift's HTML body (none for HEAD, and then Content-Length 0). */
-  sendError(status: number, headers: Headers = {}, body = reasonBody(status)): Promise<void> {
+  sendError(
+    status: number,
+    headers: Headers = {},
+    body: string | Buffer = reasonBody(status),
+  ): Promise<void> {
     const sent = this.method === 'HEAD' ? '' : body;
     return this.send(status, { 'Content-Type': 'text/html; charset=UTF-8', ...headers }, sent);
   }

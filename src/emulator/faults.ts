@@ -22,7 +22,8 @@ export interface FaultMatch {
 export interface StatusFault {
   status: number;
   headers?: Record<string, string>;
-  body?: string;
+  /** A string is sent as UTF-8; a Buffer as it is (a body of chosen bytes). */
+  body?: string | Buffer;
 }
 
 /** Close the connection at once, before any response: the client sees a reset. */

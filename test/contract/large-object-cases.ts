@@ -105,6 +105,22 @@ export function largeObjectCases(getTarget: () => SwiftTarget): void {
       });
     });
 
+    describe('DLO whose prefix also matches the manifest itself', () => {
+      const parts = SEGMENTS.slice(0, 3);
+
+      beforeAll(async () => {
+        for (const [i, part] of parts.entries()) await t.putObject(c, `self.vhd${i + 1}`, part);
+        await t.putDlo(c, 'self.vhd', `${encodeURIComponent(c)}/self.vhd`);
+      });
+
+      it('counts the 0-byte manifest as its first segment: in the ETag, not in the bytes', async () => {
+        const res = await t.call('GET', encodePath(c, 'self.vhd'));
+        expect(res.status).toBe(200);
+        expect(sha256(res.body)).toBe(sha256(Buffer.concat(parts)));
+        expect(res.headers.etag).toBe(`"${compositeEtag([Buffer.alloc(0), ...parts])}"`);
+      });
+    });
+
     describe('SLO', () => {
       const parts = SEGMENTS.slice(0, 3);
       const body = Buffer.concat(parts);

@@ -433,6 +433,23 @@ async function inParallel(n: number, tasks: (() => Promise<void>)[]): Promise<vo
     });
   });
 
+  describe('a DLO whose prefix also matches the manifest itself', () => {
+    it('gets it byte for byte and warns of nothing: the 0-byte manifest in the list is no gap', async () => {
+      const parts = [0, 1, 2].map((i) => Buffer.alloc(5000, 65 + i));
+      for (const [i, part] of parts.entries()) await put(scratch, `self.vhd-${i + 1}`, part);
+      await target.putDlo(scratch, 'self.vhd', `${scratch}/self.vhd`);
+      const head = await cli(['head', `${scratch}/self.vhd`]);
+      expect(head.code).toBe(0);
+      expect(head.stderr).toBe('');
+      expect(parseHead(head.stdout).summary).toContain('segments: 3');
+      const out = join(tmp, 'self.vhd');
+      const got = await cli(['get', `${scratch}/self.vhd`, '-o', out]);
+      expect(got.code).toBe(0);
+      expect(got.stderr).not.toMatch(/warning/);
+      expect(sha256(await readFile(out))).toBe(sha256(Buffer.concat(parts)));
+    });
+  });
+
   describe('an image that changes on the server during a run', () => {
     /** A small DLO of its own in the scratch container: four segments of SEG bytes. */
     async function smallImage(label: string): Promise<{ name: string; parts: Buffer[] }> {

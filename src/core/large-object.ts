@@ -61,9 +61,12 @@ export function layOut<T extends { size: number }>(
 
 /**
  * Problems a DLO listing shows before anything is fetched: a gap in `-NNNNN` numbering, a
- * segment other than the last whose size differs from the first, an empty listing.
+ * segment other than the last whose size differs from the first, an empty listing. `self` is
+ * the manifest's own name when it lives among its segments: a prefix that matches it lists the
+ * 0-byte manifest first (Swift counts it in the ETag), which is no sign of damage.
  */
-export function dloHealth(prefix: string, items: ListingItem[]): string[] {
+export function dloHealth(prefix: string, listed: ListingItem[], self?: string): string[] {
+  const items = listed.filter((item) => !(item.bytes === 0 && item.name === self));
   if (items.length === 0)
     return [
       `the manifest prefix '${prefix}' matches no segment: the image is empty or its segments were deleted`,
@@ -171,7 +174,7 @@ async function planDlo(
           md5: item.hash,
         })),
       );
-      return segmentsPlan(info, segments, dloHealth(manifest.prefix, items));
+      return segmentsPlan(info, segments, dloHealth(manifest.prefix, items, ownName(info)));
     }
     if (attempt >= relists || opts.signal?.aborted) {
       throw new IntegrityError(
@@ -181,6 +184,11 @@ async function planDlo(
     }
     await sleep((opts.relistDelayMs ?? 2000) * (attempt + 1), opts.signal);
   }
+}
+
+/** The manifest's name when its segments share its container (see dloHealth), else undefined. */
+export function ownName(info: ObjectInfo): string | undefined {
+  return info.manifest?.container === info.container ? info.object : undefined;
 }
 
 /** The plan of a large object whose segment list has been checked against its HEAD. */

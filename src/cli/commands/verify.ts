@@ -147,7 +147,10 @@ async function offlineExpected(
       content_type: '',
       last_modified: '',
     }));
-    for (const w of dloHealth(manifest.prefix, items)) ctx.reporter.warn(w);
+    const self = manifest.segments.some((s) => s.container === manifest.container)
+      ? manifest.object
+      : undefined;
+    for (const w of dloHealth(manifest.prefix, items, self)) ctx.reporter.warn(w);
   }
   return manifest;
 }

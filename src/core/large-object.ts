@@ -66,7 +66,7 @@ export function layOut<T extends { size: number }>(
  * 0-byte manifest first (Swift counts it in the ETag), which is no sign of damage.
  */
 export function dloHealth(prefix: string, listed: ListingItem[], self?: string): string[] {
-  const items = listed.filter((item) => !(item.bytes === 0 && item.name === self));
+  const items = withoutManifest(listed, self);
   if (items.length === 0)
     return [
       `the manifest prefix '${prefix}' matches no segment: the image is empty or its segments were deleted`,
@@ -184,6 +184,14 @@ async function planDlo(
     }
     await sleep((opts.relistDelayMs ?? 2000) * (attempt + 1), opts.signal);
   }
+}
+
+/** The listing without the 0-byte manifest `self` (see dloHealth). */
+export function withoutManifest<T extends { name: string; bytes: number }>(
+  items: T[],
+  self: string | undefined,
+): T[] {
+  return self === undefined ? items : items.filter((i) => !(i.bytes === 0 && i.name === self));
 }
 
 /** The manifest's name when its segments share its container (see dloHealth), else undefined. */

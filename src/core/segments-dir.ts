@@ -199,14 +199,13 @@ async function adoptEarlierFiles(
       () => false,
     );
     if (!present) continue;
-    const index = plan.segments.findIndex((s) => sameSegment(rec, s));
-    const file = files[index];
+    const file = files[plan.segments.findIndex((s) => sameSegment(rec, s))];
     const to = file === undefined ? undefined : resolveInside(dir, file);
-    if (file && to && !(await stat(to).catch(() => undefined))) {
+    if (file !== undefined && to !== undefined && !(await stat(to).catch(() => undefined))) {
       await rename(from, to).catch((err) => {
         throw localError(err, to);
       });
-      rec.file = file;
+      rec.file = file; // so the MD5 it recorded follows the file
       renamed++;
     } else {
       await removeIfPresent(from);

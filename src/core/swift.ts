@@ -350,7 +350,7 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
  * in UTF-8 byte order. A page that breaks this was damaged on the way (a flipped byte in a name
  * would otherwise send cfimg after an object that does not exist), so it is read again.
  */
-export function inOrder(
+function inOrder(
   items: ListingItem[],
   prefix: string | undefined,
   marker: string | undefined,

@@ -1,5 +1,5 @@
 /** `cfimg head CONTAINER/OBJECT`: the headers, aligned, and what they mean. */
-import { compositeEtag, dloHealth, ownName } from '../../core/large-object.js';
+import { compositeEtag, dloHealth, ownName, withoutManifest } from '../../core/large-object.js';
 import { parseObjectRef } from '../../core/paths.js';
 import type { ObjectInfo } from '../../core/swift.js';
 import type { Context } from '../context.js';
@@ -38,7 +38,7 @@ export async function headCommand(ctx: Context, ref: string): Promise<void> {
       .catch(() => undefined);
     if (items) {
       const self = ownName(info);
-      segments = items.filter((i) => !(i.bytes === 0 && i.name === self)).length;
+      segments = withoutManifest(items, self).length;
       warnings.push(...dloHealth(info.manifest.prefix, items, self));
       const total = items.reduce((n, i) => n + i.bytes, 0);
       if (total !== info.size)

@@ -22,6 +22,7 @@ import {
   curlSegments,
   curlSegmentsFileMd5,
   curlSegmentsPipeMd5,
+  curlSegmentsTeeMd5,
   type Job,
   rclone,
   swiftCli,
@@ -57,6 +58,7 @@ const jobs: Job[] = [
   curlSegments,
   curlSegmentsFileMd5,
   curlSegmentsPipeMd5,
+  curlSegmentsTeeMd5,
 ];
 const bigJobs: Job[] = [cfimgFile, cfimgPipeCount];
 

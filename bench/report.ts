@@ -17,7 +17,11 @@ export interface Summary {
 export const CFIMG = 'cfimg get -o FILE';
 export const PEERS = ['swift download', 'rclone copyto'];
 export const LIMIT = '4 curls of the segments (limit)';
-const FLOORS = ['4 curls | md5sum per segment (floor)', '4 curls -o FILE, md5sum of each (floor)'];
+const FLOORS = [
+  '4 curls | md5sum per segment (floor)',
+  '4 curls -o FILE, md5sum of each (floor)',
+  '4 curls | tee FILE | md5sum, files kept (floor)',
+];
 
 export function summarize(samples: Samples, bytesOf: (row: string) => number): Summary[] {
   return [...samples].map(([row, list]) => ({

@@ -2,7 +2,7 @@
  * The rows of the benchmark: how each tool is run against the test bed's Swift, and how its
  * output is checked before its time counts.
  */
-import { rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type BenchImage, CONTAINER, type Grant, objectUrl } from './images.js';
 import { readStats, run, type Sample, serverCpu, sh, timed } from './measure.js';
@@ -203,31 +203,46 @@ export const curlSegments: Job = {
   },
 };
 
+/** How a floor lane treats each segment: hashed from a pipe, from a file, or both at once. */
+type FloorKind = 'pipe' | 'file' | 'tee';
+
+const FLOOR_NAMES: Record<FloorKind, string> = {
+  pipe: '4 curls | md5sum per segment (floor)',
+  file: '4 curls -o FILE, md5sum of each (floor)',
+  tee: '4 curls | tee FILE | md5sum, files kept (floor)',
+};
+
 /**
  * The verified floors: the same 4 lanes, each segment through md5sum and compared with the
- * listing, streamed through a pipe or first saved to a file (as a download must) and hashed
- * from it. What any verifying client must at least pay on this machine: the server plus MD5
- * (plus the page cache copy).
+ * listing. `pipe` hashes the stream and keeps nothing; `file` saves each segment, hashes it
+ * from the file and deletes it (its dirty pages never reach the disk); `tee` streams each
+ * segment into a file it keeps while hashing it, writing the whole image's bytes as a download
+ * must. What any verifying client must at least pay on this machine: the server plus MD5 (plus
+ * the page cache copy, and for `tee` the writeback).
  */
-function curlSegmentsMd5(toFile: boolean): Job {
-  const fetch = toFile
-    ? (curl: string) => `${curl} -o seg "$u" && md5sum < seg && rm seg`
-    : (curl: string) => `${curl} "$u" | md5sum`;
+function curlSegmentsMd5(kind: FloorKind): Job {
+  const fetch: Record<FloorKind, (curl: string) => string> = {
+    pipe: (curl) => `${curl} "$u" | md5sum`,
+    file: (curl) => `${curl} -o seg "$u" && md5sum < seg && rm seg`,
+    tee: (curl) => `n=$((n+1)); ${curl} "$u" | tee seg$n | md5sum`,
+  };
   return {
-    name: toFile
-      ? '4 curls -o FILE, md5sum of each (floor)'
-      : '4 curls | md5sum per segment (floor)',
+    name: FLOOR_NAMES[kind],
     async run(ctx, image) {
       const lanes = [0, 1, 2, 3].map((lane) => {
         const mine = image.segments.filter((_, i) => i % 4 === lane);
         const urls = mine.map((s) => sh(objectUrl(ctx.grant, s))).join(' ');
-        const loop = `for u in ${urls}; do ${fetch(curlToken(ctx))}; done > ../lane${lane}`;
+        const loop = `n=0; for u in ${urls}; do ${fetch[kind](curlToken(ctx))}; done > ../lane${lane}`;
         return `(mkdir -p l${lane} && cd l${lane} && ${loop}) &`;
       });
       const script = `cd ${sh(ctx.work)}; ${lanes.join(' ')} wait; cat lane0 lane1 lane2 lane3`;
       const { stdout, sample } = await measured(ctx, (stats) =>
         timed(stats, `sh -c ${sh(script)}`),
       );
+      const kept = kind === 'tee' ? await keptBytes(ctx.work) : image.size;
+      await Promise.all([0, 1, 2, 3].map((l) => rm(join(ctx.work, `l${l}`), { recursive: true })));
+      if (kept !== image.size)
+        throw new Error(`${this.name}: ${kept} bytes kept, not ${image.size}`);
       const got = stdout
         .split('\n')
         .filter(Boolean)
@@ -241,5 +256,16 @@ function curlSegmentsMd5(toFile: boolean): Job {
   };
 }
 
-export const curlSegmentsPipeMd5 = curlSegmentsMd5(false);
-export const curlSegmentsFileMd5 = curlSegmentsMd5(true);
+/** Bytes of the segment files the `tee` floor left in its lane directories. */
+async function keptBytes(work: string): Promise<number> {
+  let bytes = 0;
+  for (const lane of [0, 1, 2, 3]) {
+    const dir = join(work, `l${lane}`);
+    for (const name of await readdir(dir)) bytes += (await stat(join(dir, name))).size;
+  }
+  return bytes;
+}
+
+export const curlSegmentsPipeMd5 = curlSegmentsMd5('pipe');
+export const curlSegmentsFileMd5 = curlSegmentsMd5('file');
+export const curlSegmentsTeeMd5 = curlSegmentsMd5('tee');

@@ -219,4 +219,7 @@ export async function runPool<T>(
     outer?.removeEventListener('abort', stop);
   }
   if (failure) throw failure.err;
+  // Work that does not watch the signal (a rename, an fsync) can finish normally after an
+  // abort: the items never started must not pass for done.
+  if (next < items.length) throw controller.signal.reason;
 }

@@ -343,14 +343,14 @@ describe('interruption and resume (the real binary)', () => {
   const bin = join(process.cwd(), 'bin', 'cfimg.js');
 
   function spawnGet(out: string, extraEnv: Record<string, string> = {}) {
-    const child = spawn(
-      process.execPath,
-      [bin, '--concurrency', '2', 'get', 'exports/big.vhd', '-o', out],
-      {
-        env: { PATH: process.env.PATH, HOME: dir, ...env(), CF_RETRY_BASE_MS: '10', ...extraEnv },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    return spawnCli(['get', 'exports/big.vhd', '-o', out], extraEnv);
+  }
+
+  function spawnCli(args: string[], extraEnv: Record<string, string> = {}) {
+    const child = spawn(process.execPath, [bin, '--concurrency', '2', ...args], {
+      env: { PATH: process.env.PATH, HOME: dir, ...env(), CF_RETRY_BASE_MS: '10', ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;
@@ -413,6 +413,38 @@ describe('interruption and resume (the real binary)', () => {
     expect(run.stderr()).toMatch(/^cfimg: interrupted by SIGTERM: .*run the same command again/);
     await expect(stat(out)).rejects.toThrow();
     expect(JSON.parse(await readFile(`${out}.part.json`, 'utf8')).object).toBe('big.vhd');
+  });
+
+  it('stops get-segments on SIGINT with exit 130 saying what is kept; the next run fetches the rest', async () => {
+    const big = generatedContent(12 * SEG, 'segments-interrupted');
+    em.uploadImage({ container: 'exports', name: 'big.vhd', content: big, segmentSize: SEG });
+    em.faults.add({
+      match: { method: 'GET', path: /^\/exports\/big\.vhd-000(0[4-9]|1)/ },
+      times: Infinity,
+      action: { throttleBytesPerSec: 256 * 1024 },
+    });
+    const segs = join(dir, 'segs');
+    const first = spawnCli(['get-segments', 'exports/big.vhd', '--dir', segs]);
+    const finished = async () =>
+      (await readdir(segs).catch(() => [] as string[])).filter((f) => /-\d{5}$/.test(f));
+    while ((await finished()).length < 3) await new Promise((r) => setTimeout(r, 50));
+    first.child.kill('SIGINT');
+    expect(await first.done).toBe(130);
+    const kept = (await finished()).length;
+    expect(first.stderr()).toBe(
+      `cfimg: interrupted by SIGINT: ${kept} of 12 segments are in ${segs}, each verified; ` +
+        'run the same command again to fetch the rest\n',
+    );
+
+    em.faults.clear();
+    em.clearRequests();
+    const second = spawnCli(['get-segments', 'exports/big.vhd', '--dir', segs]);
+    expect(await second.done).toBe(0);
+    expect(second.stderr()).toMatch(new RegExp(`${12 - kept} fetched, ${kept} kept, 0 repaired`));
+    expect(bytesServed((p) => p.startsWith('/exports/big.vhd-'))).toBe((12 - kept) * SEG);
+    const files = (await finished()).sort();
+    const joined = Buffer.concat(await Promise.all(files.map((f) => readFile(join(segs, f)))));
+    expect(sha256(joined)).toBe(contentSha(big));
   });
 
   it('starts over, and says so, when the object changed since the partial download', async () => {

@@ -1,5 +1,6 @@
 /** `cfimg get-segments CONTAINER/OBJECT --dir DIR`: an image as verified segment files. */
 import { resolve } from 'node:path';
+import { InterruptedError } from '../../core/errors.js';
 import type { Segment } from '../../core/large-object.js';
 import { parseObjectRef } from '../../core/paths.js';
 import { getSegments, type SegmentOutcome } from '../../core/segments-dir.js';
@@ -32,7 +33,9 @@ export async function getSegmentsCommand(
     { bytes: 0, segments: 0 },
     show,
   );
+  let inPlace = 0;
   const onSegmentDone = (s: Segment, file: string, outcome: SegmentOutcome, why?: string) => {
+    inPlace++;
     if (outcome === 'kept') progress.bytes(s.size);
     progress.segmentDone();
     if (outcome === 'repaired')
@@ -56,6 +59,14 @@ export async function getSegmentsCommand(
         onNote: (m) => ctx.reporter.info(`cfimg: ${m}`),
       },
     });
+  } catch (err) {
+    if (err instanceof InterruptedError)
+      throw new InterruptedError(
+        err.signal,
+        `${inPlace} of ${plan.segments.length} segments are in ${dir}, each verified; ` +
+          'run the same command again to fetch the rest',
+      );
+    throw err;
   } finally {
     progress.stop();
   }

@@ -417,14 +417,14 @@ describe('interruption and resume (the real binary)', () => {
 
   it('stops get-segments on SIGINT with exit 130 saying what is kept; the next run fetches the rest', async () => {
     const big = generatedContent(12 * SEG, 'segments-interrupted');
-    em.uploadImage({ container: 'exports', name: 'big.vhd', content: big, segmentSize: SEG });
+    em.uploadImage({ container: 'exports', name: 'parts.vhd', content: big, segmentSize: SEG });
     em.faults.add({
-      match: { method: 'GET', path: /^\/exports\/big\.vhd-000(0[4-9]|1)/ },
+      match: { method: 'GET', path: /^\/exports\/parts\.vhd-000(0[4-9]|1)/ },
       times: Infinity,
       action: { throttleBytesPerSec: 256 * 1024 },
     });
     const segs = join(dir, 'segs');
-    const first = spawnCli(['get-segments', 'exports/big.vhd', '--dir', segs]);
+    const first = spawnCli(['get-segments', 'exports/parts.vhd', '--dir', segs]);
     const finished = async () =>
       (await readdir(segs).catch(() => [] as string[])).filter((f) => /-\d{5}$/.test(f));
     while ((await finished()).length < 3) await new Promise((r) => setTimeout(r, 50));
@@ -438,10 +438,10 @@ describe('interruption and resume (the real binary)', () => {
 
     em.faults.clear();
     em.clearRequests();
-    const second = spawnCli(['get-segments', 'exports/big.vhd', '--dir', segs]);
+    const second = spawnCli(['get-segments', 'exports/parts.vhd', '--dir', segs]);
     expect(await second.done).toBe(0);
     expect(second.stderr()).toMatch(new RegExp(`${12 - kept} fetched, ${kept} kept, 0 repaired`));
-    expect(bytesServed((p) => p.startsWith('/exports/big.vhd-'))).toBe((12 - kept) * SEG);
+    expect(bytesServed((p) => p.startsWith('/exports/parts.vhd-'))).toBe((12 - kept) * SEG);
     const files = (await finished()).sort();
     const joined = Buffer.concat(await Promise.all(files.map((f) => readFile(join(segs, f)))));
     expect(sha256(joined)).toBe(contentSha(big));

@@ -1,7 +1,6 @@
 import {
   appendFile,
   mkdtemp,
-  open,
   readdir,
   readFile,
   rename,
@@ -17,6 +16,7 @@ import { type Content, sliceContent } from '../src/emulator/content.js';
 import { type Emulator, startEmulator } from '../src/emulator/index.js';
 import { fixedVhdImage } from '../src/emulator/vhd-image.js';
 import { runCli, sha256 } from './support/cli.js';
+import { flipByte } from './support/local-files.js';
 
 const SEG = 64 * 1024;
 /** 12 full segments and a short 13th: `-00010` and later exist, and a glob would misorder. */
@@ -37,16 +37,6 @@ function segmentGets(): string[] {
   return em.requests
     .filter((r) => r.method === 'GET' && r.path.startsWith('/exports/img.vhd-'))
     .map((r) => r.path.replace('/exports/', ''));
-}
-
-/** Inverts one byte of a local file. */
-async function flipByte(path: string, offset: number): Promise<void> {
-  const fh = await open(path, 'r+');
-  const buf = Buffer.alloc(1);
-  await fh.read(buf, 0, 1, offset);
-  buf[0] = (buf[0] ?? 0) ^ 0xff;
-  await fh.write(buf, 0, 1, offset);
-  await fh.close();
 }
 
 function seg(n: number): string {
